@@ -1,0 +1,18 @@
+# Makefile for the session extension (PGXS)
+
+EXTENSION = session
+MODULE_big = session
+OBJS = src/session.o src/api.o src/keys.o src/store.o src/token.o
+DATA = sql/session--1.0.sql
+PGFILEDESC = "session - web sessions in PostgreSQL"
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith
+
+# pg_regress runs in a throwaway instance with the library preloaded.
+REGRESS = setup api expiry token_format security oracle dump
+REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(srcdir)/test/session.conf
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

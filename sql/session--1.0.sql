@@ -1,0 +1,147 @@
+/* session--1.0.sql */
+
+\echo Use "CREATE EXTENSION session" to load this file. \quit
+
+-- Private storage.  Nothing here is granted to anyone: the API functions
+-- below reach it as the extension owner (SECURITY DEFINER).
+CREATE SCHEMA session_internal;
+REVOKE ALL ON SCHEMA session_internal FROM PUBLIC;
+
+-- Signing keys.  The newest signs new tokens; any of them verifies.
+CREATE TABLE session_internal.keys (
+    id          bigint PRIMARY KEY,
+    secret      bytea NOT NULL
+                CHECK (pg_catalog.octet_length(secret) OPERATOR(pg_catalog.=) 32),
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+
+-- Sessions, keyed by the SHA-256 of the token's id: a copy of this table
+-- yields no usable token.  Only id_hash and user_id are indexed, so the
+-- expiry updates of a touch are HOT; fillfactor leaves room on each page
+-- for them.
+CREATE TABLE session_internal.sessions (
+    id_hash              bytea PRIMARY KEY,
+    key_id               bigint NOT NULL,
+    user_id              text,
+    data                 jsonb NOT NULL,
+    created_at           timestamptz NOT NULL,
+    expires_at           timestamptz NOT NULL,
+    absolute_expires_at  timestamptz,
+    idle_timeout         interval NOT NULL,
+    CHECK (absolute_expires_at IS NULL
+           OR expires_at OPERATOR(pg_catalog.<=) absolute_expires_at)
+) WITH (fillfactor = 90);
+
+CREATE INDEX sessions_user_id_idx ON session_internal.sessions (user_id)
+    WHERE user_id IS NOT NULL;
+
+-- Keys and sessions go into pg_dump together: a restored database keeps
+-- its users logged in.
+SELECT pg_catalog.pg_extension_config_dump('session_internal.keys', '');
+SELECT pg_catalog.pg_extension_config_dump('session_internal.sessions', '');
+
+-- Any change to the keys makes every backend reload its key cache.
+CREATE FUNCTION session_internal.keys_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'session_keys_changed'
+    LANGUAGE C;
+REVOKE ALL ON FUNCTION session_internal.keys_changed() FROM PUBLIC;
+
+CREATE TRIGGER keys_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON session_internal.keys
+    FOR EACH STATEMENT EXECUTE FUNCTION session_internal.keys_changed();
+
+-- The API.  Every function runs as the extension owner with a pinned
+-- search_path; none is granted to PUBLIC (see the README for the GRANTs).
+
+CREATE FUNCTION @extschema@.session_create(
+    user_id text DEFAULT NULL,
+    data jsonb DEFAULT '{}'::jsonb,
+    idle_timeout interval DEFAULT NULL,
+    absolute_timeout interval DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'session_create'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.session_touch(token text)
+RETURNS TABLE (user_id text, data jsonb, created_at timestamptz,
+               expires_at timestamptz, absolute_expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'session_touch'
+LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.session_get(token text)
+RETURNS TABLE (user_id text, data jsonb, created_at timestamptz,
+               expires_at timestamptz, absolute_expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'session_get'
+LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.session_regenerate(token text,
+                                               user_id text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'session_regenerate'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.session_set(token text, data jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'session_set'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.session_merge(token text, patch jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'session_merge'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.session_destroy(token text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'session_destroy'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.session_destroy_user(user_id text,
+                                                 except_token text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'session_destroy_user'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.session_list(user_id text)
+RETURNS TABLE (created_at timestamptz, expires_at timestamptz,
+               absolute_expires_at timestamptz, data jsonb)
+AS 'MODULE_PATHNAME', 'session_list'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+-- Admin-only: pruning and key rotation.
+CREATE FUNCTION @extschema@.session_prune()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'session_prune'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.session_rotate_key()
+RETURNS void
+AS 'MODULE_PATHNAME', 'session_rotate_key'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION
+    @extschema@.session_create(text, jsonb, interval, interval),
+    @extschema@.session_touch(text),
+    @extschema@.session_get(text),
+    @extschema@.session_regenerate(text, text),
+    @extschema@.session_set(text, jsonb),
+    @extschema@.session_merge(text, jsonb),
+    @extschema@.session_destroy(text),
+    @extschema@.session_destroy_user(text, text),
+    @extschema@.session_list(text),
+    @extschema@.session_prune(),
+    @extschema@.session_rotate_key()
+FROM PUBLIC;
+
+-- The first signing key.
+SELECT @extschema@.session_rotate_key();

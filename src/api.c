@@ -1,0 +1,437 @@
+/*
+ * api.c
+ *		The SQL-callable functions: argument checks, token handling and
+ *		result shapes.  Storage is in store.c, keys in keys.c.
+ *
+ * Anything wrong with a token (NULL, empty, huge, malformed, unsigned,
+ * unknown, expired, ended) yields zero rows, NULL or false, never an error,
+ * and is decided without touching a table when the signature is wrong.  Bad
+ * arguments other than tokens raise class-22 errors before anything is
+ * written.  No token or id is ever put into a message.
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "keys.h"
+#include "session.h"
+#include "store.h"
+#include "token.h"
+
+/* The instant a request happens, for every expiry decision in it. */
+static inline TimestampTz
+request_time(void)
+{
+	return GetCurrentStatementStartTimestamp();
+}
+
+static void
+spi_connect(void)
+{
+	int			rc;
+
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
+static void
+hash_id(const char *id, uint8 *hash)
+{
+	if (session_token_hash_id(id, hash) != TOKEN_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute session id hash")));
+}
+
+/*
+ * Is argument argno a token that one of our keys signed?  If so, *hash is
+ * the stored form of its id.
+ */
+static bool
+verified_token(FunctionCallInfo fcinfo, int argno, uint8 *hash)
+{
+	Datum		arg;
+	text	   *t;
+	SessionToken tok;
+
+	if (PG_ARGISNULL(argno))
+		return false;
+	arg = PG_GETARG_DATUM(argno);
+
+	/* a wrong length is known without detoasting a possibly huge value */
+	if (toast_raw_datum_size(arg) != VARHDRSZ + SESSION_TOKEN_CHARS)
+		return false;
+	t = DatumGetTextPP(arg);
+	if (session_token_parse(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &tok) != TOKEN_OK)
+		return false;
+	if (session_keys_verify(&tok) == 0)
+		return false;
+
+	hash_id(tok.id, hash);
+	return true;
+}
+
+/* A fresh id, signed with the newest key, and its stored hash. */
+static SessionKeyId
+new_token(char *token, uint8 *hash)
+{
+	char		id[SESSION_ID_CHARS];
+
+	if (!session_token_generate_id(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random session id")));
+	hash_id(id, hash);
+	return session_keys_sign(id, token);
+}
+
+/* A jsonb argument that must be an object. */
+static Jsonb *
+object_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	Jsonb	   *jb;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	jb = PG_GETARG_JSONB_P(argno);
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", name)));
+	return jb;
+}
+
+static Interval *
+seconds_interval(int secs)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = (int64) secs * USECS_PER_SEC;
+	return iv;
+}
+
+/*
+ * A timeout argument: NULL takes the setting (which, for the absolute
+ * timeout, may be 0: *none set true).  An explicit value must be positive
+ * and at most 400 days.
+ */
+static Interval *
+timeout_arg(FunctionCallInfo fcinfo, int argno, const char *name,
+			int setting, bool *none)
+{
+	Interval   *iv;
+
+	*none = false;
+	if (PG_ARGISNULL(argno))
+	{
+		if (setting == 0)
+		{
+			*none = true;
+			return NULL;
+		}
+		return seconds_interval(setting);
+	}
+
+	iv = PG_GETARG_INTERVAL_P(argno);
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+										  IntervalPGetDatum(seconds_interval(0)))) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be greater than zero", name)));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
+										  IntervalPGetDatum(seconds_interval(SESSION_MAX_TIMEOUT_SECS)))) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not exceed 400 days", name)));
+	return iv;
+}
+
+static TimestampTz
+plus_interval(TimestampTz t, Interval *iv)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t),
+												   IntervalPGetDatum(iv)));
+}
+
+/* Emit rec as the one row of a session_touch/session_get result. */
+static void
+emit_record(FunctionCallInfo fcinfo, const SessionRecord *rec)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	values[0] = rec->user_id;
+	nulls[0] = rec->user_id_null;
+	values[1] = rec->data;
+	values[2] = TimestampTzGetDatum(rec->created_at);
+	values[3] = TimestampTzGetDatum(rec->expires_at);
+	values[4] = TimestampTzGetDatum(rec->absolute_expires_at);
+	nulls[4] = rec->absolute_null;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* session_touch and session_get: zero rows or one. */
+static Datum
+lookup(FunctionCallInfo fcinfo, bool extend)
+{
+	uint8		hash[SESSION_HASH_BYTES];
+	SessionRecord rec;
+	SessionLookup result;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!verified_token(fcinfo, 0, hash))
+		return (Datum) 0;
+
+	spi_connect();
+	result = session_store_lookup(hash, request_time(), extend, &rec);
+	if (result == LOOKUP_READ || result == LOOKUP_WROTE)
+		emit_record(fcinfo, &rec);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(session_create);
+Datum
+session_create(PG_FUNCTION_ARGS)
+{
+	text	   *user_id = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	Jsonb	   *data = object_arg(fcinfo, 1, "data");
+	Interval   *idle;
+	Interval   *absolute;
+	bool		idle_none;
+	bool		absolute_none;
+	TimestampTz now = request_time();
+	TimestampTz expires_at;
+	TimestampTz absolute_at = 0;
+	char		token[SESSION_TOKEN_CHARS + 1];
+	uint8		hash[SESSION_HASH_BYTES];
+	SessionKeyId key_id;
+
+	idle = timeout_arg(fcinfo, 2, "idle_timeout", session_idle_timeout,
+					   &idle_none);
+	absolute = timeout_arg(fcinfo, 3, "absolute_timeout",
+						   session_absolute_timeout, &absolute_none);
+
+	expires_at = plus_interval(now, idle);
+	if (!absolute_none)
+	{
+		absolute_at = plus_interval(now, absolute);
+		if (expires_at > absolute_at)
+			expires_at = absolute_at;
+	}
+
+	key_id = new_token(token, hash);
+
+	spi_connect();
+	session_store_insert(hash, key_id, user_id, data, now, expires_at,
+						 absolute_at, absolute_none, idle);
+	SPI_finish();
+
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(token, SESSION_TOKEN_CHARS));
+}
+
+PG_FUNCTION_INFO_V1(session_touch);
+Datum
+session_touch(PG_FUNCTION_ARGS)
+{
+	return lookup(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(session_get);
+Datum
+session_get(PG_FUNCTION_ARGS)
+{
+	return lookup(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(session_regenerate);
+Datum
+session_regenerate(PG_FUNCTION_ARGS)
+{
+	text	   *user_id = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	uint8		old_hash[SESSION_HASH_BYTES];
+	uint8		new_hash[SESSION_HASH_BYTES];
+	char		token[SESSION_TOKEN_CHARS + 1];
+	SessionKeyId key_id;
+	bool		moved;
+
+	if (!verified_token(fcinfo, 0, old_hash))
+		PG_RETURN_NULL();
+
+	key_id = new_token(token, new_hash);
+
+	spi_connect();
+	moved = session_store_regenerate(old_hash, new_hash, key_id, user_id,
+									 request_time());
+	SPI_finish();
+
+	if (!moved)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(token, SESSION_TOKEN_CHARS));
+}
+
+PG_FUNCTION_INFO_V1(session_set);
+Datum
+session_set(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *data = object_arg(fcinfo, 1, "data");
+	uint8		hash[SESSION_HASH_BYTES];
+	bool		done;
+
+	if (!verified_token(fcinfo, 0, hash))
+		PG_RETURN_BOOL(false);
+
+	spi_connect();
+	done = session_store_set(hash, data, request_time());
+	SPI_finish();
+	PG_RETURN_BOOL(done);
+}
+
+/* The top-level keys of patch whose value is JSON null, as text[]. */
+static Datum
+null_valued_keys(Jsonb *patch)
+{
+	JsonbIterator *it = JsonbIteratorInit(&patch->root);
+	JsonbValue	v;
+	JsonbIteratorToken r;
+	Datum	   *keys = palloc(sizeof(Datum) * Max(JB_ROOT_COUNT(patch), 1));
+	int			nkeys = 0;
+	text	   *key = NULL;
+
+	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (r == WJB_KEY)
+			key = cstring_to_text_with_len(v.val.string.val, v.val.string.len);
+		else if (r == WJB_VALUE && v.type == jbvNull)
+			keys[nkeys++] = PointerGetDatum(key);
+	}
+	return PointerGetDatum(construct_array(keys, nkeys, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(session_merge);
+Datum
+session_merge(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *patch = object_arg(fcinfo, 1, "patch");
+	uint8		hash[SESSION_HASH_BYTES];
+	Datum		result = (Datum) 0;
+	bool		done;
+
+	if (!verified_token(fcinfo, 0, hash))
+		PG_RETURN_NULL();
+
+	spi_connect();
+	done = session_store_merge(hash, patch, null_valued_keys(patch),
+							   request_time(), &result);
+	if (done)
+		result = SPI_datumTransfer(result, false, -1);
+	SPI_finish();
+
+	if (!done)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+PG_FUNCTION_INFO_V1(session_destroy);
+Datum
+session_destroy(PG_FUNCTION_ARGS)
+{
+	uint8		hash[SESSION_HASH_BYTES];
+	bool		ended;
+
+	if (!verified_token(fcinfo, 0, hash))
+		PG_RETURN_BOOL(false);
+
+	spi_connect();
+	ended = session_store_destroy(hash, request_time());
+	SPI_finish();
+	PG_RETURN_BOOL(ended);
+}
+
+PG_FUNCTION_INFO_V1(session_destroy_user);
+Datum
+session_destroy_user(PG_FUNCTION_ARGS)
+{
+	uint8		except[SESSION_HASH_BYTES];
+	bool		has_except;
+	int64		ended;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_INT64(0);
+
+	/* an invalid token to keep means there is nothing to keep */
+	has_except = verified_token(fcinfo, 1, except);
+
+	spi_connect();
+	ended = session_store_destroy_user(PG_GETARG_TEXT_PP(0),
+									   has_except ? except : NULL,
+									   request_time());
+	SPI_finish();
+	PG_RETURN_INT64(ended);
+}
+
+PG_FUNCTION_INFO_V1(session_list);
+Datum
+session_list(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint64		n;
+	uint64		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+
+	spi_connect();
+	n = session_store_list(PG_GETARG_TEXT_PP(0), request_time());
+	for (i = 0; i < n; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(session_prune);
+Datum
+session_prune(PG_FUNCTION_ARGS)
+{
+	ItemPointerData after;
+	TimestampTz now = GetCurrentTimestamp();
+	uint64		deleted = 0;
+	bool		more = true;
+
+	ItemPointerSet(&after, 0, 0);
+
+	spi_connect();
+	while (more)
+	{
+		CHECK_FOR_INTERRUPTS();
+		deleted += session_store_prune_batch(&after, now,
+											 session_prune_batch_size, &more);
+	}
+	session_keys_retire(now);
+	SPI_finish();
+
+	PG_RETURN_INT64((int64) deleted);
+}
+
+PG_FUNCTION_INFO_V1(session_rotate_key);
+Datum
+session_rotate_key(PG_FUNCTION_ARGS)
+{
+	session_keys_rotate();
+	PG_RETURN_VOID();
+}

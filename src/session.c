@@ -1,0 +1,73 @@
+/*
+ * session.c
+ *		Module entry point: the session.* settings.
+ *
+ * Every setting is superuser-only (PGC_SUSET): an application role may not
+ * lengthen its own sessions' lifetime or change how often touches write.
+ * Defaults for a role or database go through ALTER ROLE/DATABASE ... SET.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "session.h"
+
+PG_MODULE_MAGIC;
+
+int			session_idle_timeout = 7 * SECS_PER_DAY;
+int			session_absolute_timeout = 30 * SECS_PER_DAY;
+int			session_touch_interval = 60;
+int			session_prune_batch_size = 1000;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("session.idle_timeout",
+							"Idle time after which a session expires, unless session_create() is given one.",
+							NULL,
+							&session_idle_timeout,
+							7 * SECS_PER_DAY,
+							1,
+							SESSION_MAX_TIMEOUT_SECS,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("session.absolute_timeout",
+							"Lifetime after which a session expires however active it is; 0 means none.",
+							NULL,
+							&session_absolute_timeout,
+							30 * SECS_PER_DAY,
+							0,
+							SESSION_MAX_TIMEOUT_SECS,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("session.touch_interval",
+							"Least extension of a session's expiry worth writing on a touch; 0 writes on every touch.",
+							NULL,
+							&session_touch_interval,
+							60,
+							0,
+							SESSION_MAX_TIMEOUT_SECS,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("session.prune_batch_size",
+							"Expired sessions deleted per batch by session_prune().",
+							NULL,
+							&session_prune_batch_size,
+							1000,
+							1,
+							1000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("session");
+}

@@ -1,0 +1,22 @@
+/*
+ * session.h
+ *		Names and settings shared by the session extension's C files.
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include "datatype/timestamp.h"
+
+/* where the extension keeps its tables; created by the install script */
+#define SESSION_INTERNAL_SCHEMA "session_internal"
+
+/* browsers cap a cookie's Max-Age at 400 days; so do we, for any timeout */
+#define SESSION_MAX_TIMEOUT_SECS (400 * SECS_PER_DAY)
+
+/* GUCs, in seconds (see session.c) */
+extern int	session_idle_timeout;
+extern int	session_absolute_timeout;
+extern int	session_touch_interval;
+extern int	session_prune_batch_size;
+
+#endif							/* SESSION_H */

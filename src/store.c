@@ -1,0 +1,409 @@
+/*
+ * store.c
+ *		Storage of sessions: every statement that reads or writes
+ *		session_internal.sessions.
+ *
+ * Rows are keyed by the SHA-256 of the id, never the id itself.  Only
+ * id_hash and user_id are indexed, so a touch that moves expires_at is a HOT
+ * update.  Every statement names its schema and operators explicitly, so no
+ * object planted in the caller's search_path is ever used, and each is
+ * prepared once per backend and kept.
+ *
+ * Every row keeps expires_at <= absolute_expires_at (a table constraint),
+ * so "expires_at > now" alone decides whether a session is live.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
+
+#include "session.h"
+#include "store.h"
+
+#define SESSIONS	SESSION_INTERNAL_SCHEMA ".sessions"
+#define OP(o)		" OPERATOR(pg_catalog." o ") "
+
+/* expiry after activity at $now: rolled forward, capped, never moved back */
+#define ROLLED_EXPIRY(now) \
+	"GREATEST(expires_at, LEAST(" now OP("+") "idle_timeout, absolute_expires_at))"
+
+#define RECORD_COLUMNS \
+	"user_id, data, created_at, expires_at, absolute_expires_at"
+
+typedef enum StoreQueryId
+{
+	Q_GET,
+	Q_EXTEND,
+	Q_INSERT,
+	Q_REGENERATE,
+	Q_SET,
+	Q_MERGE,
+	Q_DESTROY,
+	Q_DESTROY_USER,
+	Q_LIST,
+	Q_PRUNE_BATCH,
+	NUM_QUERIES
+} StoreQueryId;
+
+typedef struct StoreQuery
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[8];
+} StoreQuery;
+
+static const StoreQuery queries[NUM_QUERIES] = {
+	[Q_GET] = {
+		"SELECT " RECORD_COLUMNS ", idle_timeout FROM " SESSIONS
+		" WHERE id_hash" OP("=") "$1",
+		1, {BYTEAOID}
+	},
+	[Q_EXTEND] = {
+		"UPDATE " SESSIONS " SET expires_at = GREATEST(expires_at, $2)"
+		" WHERE id_hash" OP("=") "$1 AND expires_at" OP(">") "$3"
+		" RETURNING " RECORD_COLUMNS,
+		3, {BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	},
+	[Q_INSERT] = {
+		"INSERT INTO " SESSIONS " (id_hash, key_id, user_id, data, created_at,"
+		" expires_at, absolute_expires_at, idle_timeout)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		8, {BYTEAOID, INT8OID, TEXTOID, JSONBOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID}
+	},
+	[Q_REGENERATE] = {
+		"UPDATE " SESSIONS " SET id_hash = $2, key_id = $3,"
+		" user_id = COALESCE($4, user_id), expires_at = " ROLLED_EXPIRY("$5")
+		" WHERE id_hash" OP("=") "$1 AND expires_at" OP(">") "$5",
+		5, {BYTEAOID, BYTEAOID, INT8OID, TEXTOID, TIMESTAMPTZOID}
+	},
+	[Q_SET] = {
+		"UPDATE " SESSIONS " SET data = $2, expires_at = " ROLLED_EXPIRY("$3")
+		" WHERE id_hash" OP("=") "$1 AND expires_at" OP(">") "$3",
+		3, {BYTEAOID, JSONBOID, TIMESTAMPTZOID}
+	},
+	[Q_MERGE] = {
+		/* evaluated against the newest row version, so merges compose */
+		"UPDATE " SESSIONS " SET data = (data" OP("||") "$2)" OP("-") "$3,"
+		" expires_at = " ROLLED_EXPIRY("$4")
+		" WHERE id_hash" OP("=") "$1 AND expires_at" OP(">") "$4"
+		" RETURNING data",
+		4, {BYTEAOID, JSONBOID, TEXTARRAYOID, TIMESTAMPTZOID}
+	},
+	[Q_DESTROY] = {
+		"DELETE FROM " SESSIONS " WHERE id_hash" OP("=") "$1"
+		" RETURNING expires_at" OP(">") "$2",
+		2, {BYTEAOID, TIMESTAMPTZOID}
+	},
+	[Q_DESTROY_USER] = {
+		"WITH ended AS (DELETE FROM " SESSIONS
+		" WHERE user_id" OP("=") "$1"
+		" AND ($2 IS NULL OR id_hash" OP("<>") "$2)"
+		" RETURNING expires_at)"
+		" SELECT pg_catalog.count(*) FILTER (WHERE expires_at" OP(">") "$3)"
+		" FROM ended",
+		3, {TEXTOID, BYTEAOID, TIMESTAMPTZOID}
+	},
+	[Q_LIST] = {
+		"SELECT created_at, expires_at, absolute_expires_at, data FROM " SESSIONS
+		" WHERE user_id" OP("=") "$1 AND expires_at" OP(">") "$2"
+		" ORDER BY created_at, expires_at",
+		2, {TEXTOID, TIMESTAMPTZOID}
+	},
+	[Q_PRUNE_BATCH] = {
+		/*
+		 * A TID range scan from where the last batch stopped, so a whole
+		 * prune reads the heap once and needs no index on expires_at (which
+		 * would make every touch a non-HOT update).  Rows that a request is
+		 * changing are skipped, not waited for; the lock recheck drops any
+		 * that a touch has just extended.
+		 */
+		"WITH batch AS (SELECT ctid FROM " SESSIONS
+		" WHERE ctid" OP(">") "$1 AND expires_at" OP("<=") "$2"
+		" LIMIT $3 FOR UPDATE SKIP LOCKED),"
+		" deleted AS (DELETE FROM " SESSIONS
+		" WHERE ctid" OP("=") "ANY (ARRAY(SELECT ctid FROM batch)) RETURNING 1)"
+		" SELECT (SELECT pg_catalog.count(*) FROM deleted),"
+		" (SELECT pg_catalog.count(*) FROM batch),"
+		" (SELECT pg_catalog.max(ctid) FROM batch)",
+		3, {TIDOID, TIMESTAMPTZOID, INT4OID}
+	},
+};
+
+static SPIPlanPtr plans[NUM_QUERIES];
+
+/* Run query q with the given arguments; returns SPI's result code. */
+static int
+run_query(StoreQueryId q, Datum *values, const char *nulls, bool read_only,
+		  long count)
+{
+	if (plans[q] == NULL)
+	{
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare(queries[q].sql, queries[q].nargs,
+						   (Oid *) queries[q].argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		plans[q] = plan;
+	}
+	return SPI_execute_plan(plans[q], values, nulls, read_only, count);
+}
+
+static void
+expect(int rc, int expected)
+{
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+}
+
+static Datum
+hash_datum(const uint8 *hash)
+{
+	bytea	   *b = palloc(VARHDRSZ + SESSION_HASH_BYTES);
+
+	SET_VARSIZE(b, VARHDRSZ + SESSION_HASH_BYTES);
+	memcpy(VARDATA(b), hash, SESSION_HASH_BYTES);
+	return PointerGetDatum(b);
+}
+
+/* Copy the first five columns of SPI's first row into rec. */
+static void
+read_record(SessionRecord *rec)
+{
+	HeapTuple	tup = SPI_tuptable->vals[0];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+
+	rec->user_id = SPI_getbinval(tup, desc, 1, &rec->user_id_null);
+	rec->data = SPI_getbinval(tup, desc, 2, &isnull);
+	rec->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+	rec->expires_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+	rec->absolute_expires_at =
+		DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &rec->absolute_null));
+}
+
+/*
+ * Find the session stored under hash.  With extend, roll its idle expiry
+ * forward, but write only when that moves it by session.touch_interval or
+ * more (or by anything at all when the interval is 0): between writes a
+ * touch is a single index probe and produces no WAL.
+ */
+SessionLookup
+session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
+					 SessionRecord *rec)
+{
+	Datum		args[3];
+	bool		isnull;
+	Interval   *idle;
+	TimestampTz target;
+
+	args[0] = hash_datum(hash);
+	expect(run_query(Q_GET, args, NULL, !extend, 1), SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return LOOKUP_NOT_FOUND;
+
+	read_record(rec);
+	if (rec->expires_at <= now)
+		return LOOKUP_EXPIRED;
+	if (!extend)
+		return LOOKUP_READ;
+
+	idle = DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 6, &isnull));
+	target = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													 TimestampTzGetDatum(now),
+													 IntervalPGetDatum(idle)));
+	if (!rec->absolute_null && target > rec->absolute_expires_at)
+		target = rec->absolute_expires_at;
+
+	if (target <= rec->expires_at ||
+		target - rec->expires_at < (int64) session_touch_interval * USECS_PER_SEC)
+		return LOOKUP_READ;
+
+	args[1] = TimestampTzGetDatum(target);
+	args[2] = TimestampTzGetDatum(now);
+	expect(run_query(Q_EXTEND, args, NULL, false, 1), SPI_OK_UPDATE_RETURNING);
+
+	/* destroyed or regenerated since we looked: it stays gone */
+	if (SPI_processed == 0)
+		return LOOKUP_NOT_FOUND;
+	read_record(rec);
+	return LOOKUP_WROTE;
+}
+
+void
+session_store_insert(const uint8 *hash, SessionKeyId key_id, text *user_id,
+					 Jsonb *data, TimestampTz now, TimestampTz expires_at,
+					 TimestampTz absolute_expires_at, bool absolute_null,
+					 Interval *idle_timeout)
+{
+	Datum		args[8];
+	char		nulls[8] = "        ";
+
+	args[0] = hash_datum(hash);
+	args[1] = Int64GetDatum(key_id);
+	args[2] = PointerGetDatum(user_id);
+	if (user_id == NULL)
+		nulls[2] = 'n';
+	args[3] = JsonbPGetDatum(data);
+	args[4] = TimestampTzGetDatum(now);
+	args[5] = TimestampTzGetDatum(expires_at);
+	args[6] = TimestampTzGetDatum(absolute_expires_at);
+	if (absolute_null)
+		nulls[6] = 'n';
+	args[7] = IntervalPGetDatum(idle_timeout);
+
+	expect(run_query(Q_INSERT, args, nulls, false, 0), SPI_OK_INSERT);
+}
+
+/* Move a live session to new_hash; false if old_hash is not live. */
+bool
+session_store_regenerate(const uint8 *old_hash, const uint8 *new_hash,
+						 SessionKeyId key_id, text *user_id, TimestampTz now)
+{
+	Datum		args[5];
+	char		nulls[5] = "     ";
+
+	args[0] = hash_datum(old_hash);
+	args[1] = hash_datum(new_hash);
+	args[2] = Int64GetDatum(key_id);
+	args[3] = PointerGetDatum(user_id);
+	if (user_id == NULL)
+		nulls[3] = 'n';
+	args[4] = TimestampTzGetDatum(now);
+
+	expect(run_query(Q_REGENERATE, args, nulls, false, 0), SPI_OK_UPDATE);
+	return SPI_processed > 0;
+}
+
+bool
+session_store_set(const uint8 *hash, Jsonb *data, TimestampTz now)
+{
+	Datum		args[3];
+
+	args[0] = hash_datum(hash);
+	args[1] = JsonbPGetDatum(data);
+	args[2] = TimestampTzGetDatum(now);
+
+	expect(run_query(Q_SET, args, NULL, false, 0), SPI_OK_UPDATE);
+	return SPI_processed > 0;
+}
+
+/*
+ * Shallow merge: patch's keys overwrite, then removed_keys (text[]) go.
+ * On success *result is the new data, in SPI memory.
+ */
+bool
+session_store_merge(const uint8 *hash, Jsonb *patch, Datum removed_keys,
+					TimestampTz now, Datum *result)
+{
+	Datum		args[4];
+	bool		isnull;
+
+	args[0] = hash_datum(hash);
+	args[1] = JsonbPGetDatum(patch);
+	args[2] = removed_keys;
+	args[3] = TimestampTzGetDatum(now);
+
+	expect(run_query(Q_MERGE, args, NULL, false, 0), SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed == 0)
+		return false;
+	*result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+							&isnull);
+	return true;
+}
+
+/* Delete the session; true if it was live until now. */
+bool
+session_store_destroy(const uint8 *hash, TimestampTz now)
+{
+	Datum		args[2];
+	bool		isnull;
+
+	args[0] = hash_datum(hash);
+	args[1] = TimestampTzGetDatum(now);
+
+	expect(run_query(Q_DESTROY, args, NULL, false, 0), SPI_OK_DELETE_RETURNING);
+	if (SPI_processed == 0)
+		return false;
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Delete all of a user's sessions but one; returns how many live ones went. */
+int64
+session_store_destroy_user(text *user_id, const uint8 *except_hash,
+						   TimestampTz now)
+{
+	Datum		args[3];
+	char		nulls[3] = "   ";
+	bool		isnull;
+
+	args[0] = PointerGetDatum(user_id);
+	if (except_hash != NULL)
+		args[1] = hash_datum(except_hash);
+	else
+	{
+		args[1] = (Datum) 0;
+		nulls[1] = 'n';
+	}
+	args[2] = TimestampTzGetDatum(now);
+
+	expect(run_query(Q_DESTROY_USER, args, nulls, false, 0), SPI_OK_SELECT);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* A user's live sessions, left in SPI_tuptable; returns how many. */
+uint64
+session_store_list(text *user_id, TimestampTz now)
+{
+	Datum		args[2];
+
+	args[0] = PointerGetDatum(user_id);
+	args[1] = TimestampTzGetDatum(now);
+
+	expect(run_query(Q_LIST, args, NULL, true, 0), SPI_OK_SELECT);
+	return SPI_processed;
+}
+
+/*
+ * Delete up to limit sessions that expired by now, found after the tuple
+ * *after in physical order.  *after moves past what was examined; *more
+ * says whether another batch may find anything.  Returns rows deleted.
+ */
+uint64
+session_store_prune_batch(ItemPointer after, TimestampTz now, int limit,
+						  bool *more)
+{
+	Datum		args[3];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int64		deleted;
+	int64		examined;
+	Datum		last;
+
+	args[0] = PointerGetDatum(after);
+	args[1] = TimestampTzGetDatum(now);
+	args[2] = Int32GetDatum(limit);
+
+	expect(run_query(Q_PRUNE_BATCH, args, NULL, false, 0), SPI_OK_SELECT);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	deleted = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	examined = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	last = SPI_getbinval(tup, desc, 3, &isnull);
+
+	*more = (examined >= limit && !isnull);
+	if (!isnull)
+		ItemPointerCopy((ItemPointer) DatumGetPointer(last), after);
+	return (uint64) deleted;
+}

@@ -1,0 +1,61 @@
+/*
+ * store.h
+ *		Session rows in session_internal.sessions, reached through SPI plans
+ *		prepared once per backend.  Callers hold an SPI connection; values
+ *		handed back live in SPI memory until SPI_finish.
+ */
+#ifndef SESSION_STORE_H
+#define SESSION_STORE_H
+
+#include "storage/itemptr.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "keys.h"
+#include "token.h"
+
+/* One live session, as the API shows it. */
+typedef struct SessionRecord
+{
+	Datum		user_id;		/* text */
+	bool		user_id_null;
+	Datum		data;			/* jsonb */
+	TimestampTz created_at;
+	TimestampTz expires_at;
+	TimestampTz absolute_expires_at;
+	bool		absolute_null;
+} SessionRecord;
+
+/* What a lookup that extends expiry did. */
+typedef enum SessionLookup
+{
+	LOOKUP_NOT_FOUND,			/* unknown, or ended meanwhile */
+	LOOKUP_EXPIRED,				/* stored but past its expiry */
+	LOOKUP_READ,				/* live; nothing written */
+	LOOKUP_WROTE				/* live; expiry extended */
+} SessionLookup;
+
+extern SessionLookup session_store_lookup(const uint8 *hash, TimestampTz now,
+										  bool extend, SessionRecord *rec);
+extern void session_store_insert(const uint8 *hash, SessionKeyId key_id,
+								 text *user_id, Jsonb *data, TimestampTz now,
+								 TimestampTz expires_at,
+								 TimestampTz absolute_expires_at,
+								 bool absolute_null, Interval *idle_timeout);
+extern bool session_store_regenerate(const uint8 *old_hash,
+									 const uint8 *new_hash,
+									 SessionKeyId key_id, text *user_id,
+									 TimestampTz now);
+extern bool session_store_set(const uint8 *hash, Jsonb *data, TimestampTz now);
+extern bool session_store_merge(const uint8 *hash, Jsonb *patch,
+								Datum removed_keys, TimestampTz now,
+								Datum *result);
+extern bool session_store_destroy(const uint8 *hash, TimestampTz now);
+extern int64 session_store_destroy_user(text *user_id,
+										const uint8 *except_hash,
+										TimestampTz now);
+extern uint64 session_store_list(text *user_id, TimestampTz now);
+extern uint64 session_store_prune_batch(ItemPointer after, TimestampTz now,
+										int limit, bool *more);
+
+#endif							/* SESSION_STORE_H */

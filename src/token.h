@@ -1,0 +1,61 @@
+/*
+ * token.h
+ *		Session token format: generation, parsing, signing and verification.
+ *
+ * Pure code: no catalog access, no ereport, so it builds in frontend
+ * programs (fuzzers, tests) as well as in the server.
+ */
+#ifndef SESSION_TOKEN_H
+#define SESSION_TOKEN_H
+
+#include "common/sha2.h"
+
+/* 24 random bytes of id: 192 bits */
+#define SESSION_ID_BYTES		24
+/* unpadded base64url of 24 bytes */
+#define SESSION_ID_CHARS		32
+/* HMAC-SHA256 */
+#define SESSION_SIG_BYTES		PG_SHA256_DIGEST_LENGTH
+/* unpadded base64url of 32 bytes */
+#define SESSION_SIG_CHARS		43
+/* "<id>.<sig>" */
+#define SESSION_TOKEN_CHARS		(SESSION_ID_CHARS + 1 + SESSION_SIG_CHARS)
+/* what is stored instead of the id */
+#define SESSION_HASH_BYTES		PG_SHA256_DIGEST_LENGTH
+#define SESSION_KEY_BYTES		32
+
+/* Results of token operations; never carry token text. */
+typedef enum SessionTokenStatus
+{
+	TOKEN_OK = 0,
+	TOKEN_MALFORMED,			/* wrong length, alphabet, padding, ... */
+	TOKEN_BAD_SIGNATURE,		/* well-formed, but no key signed it */
+	TOKEN_CRYPTO_FAILURE		/* the hash library failed */
+} SessionTokenStatus;
+
+/* A parsed token: pointers into the caller's buffer, plus the signature. */
+typedef struct SessionToken
+{
+	const char *id;				/* SESSION_ID_CHARS characters, not
+								 * terminated */
+	uint8		sig[SESSION_SIG_BYTES];
+} SessionToken;
+
+extern size_t base64url_encoded_len(size_t nbytes);
+extern void base64url_encode(const uint8 *src, size_t len, char *dst);
+extern bool base64url_decode(const char *src, size_t len, uint8 *dst,
+							 size_t dstlen);
+
+extern bool session_ct_equal(const uint8 *a, const uint8 *b, size_t len);
+
+extern bool session_token_generate_id(char *id);
+extern SessionTokenStatus session_token_sign(const char *id,
+											 const uint8 *key,
+											 char *token);
+extern SessionTokenStatus session_token_parse(const char *src, size_t len,
+											  SessionToken *tok);
+extern SessionTokenStatus session_token_verify(const SessionToken *tok,
+											   const uint8 *key);
+extern SessionTokenStatus session_token_hash_id(const char *id, uint8 *hash);
+
+#endif							/* SESSION_TOKEN_H */

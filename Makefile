@@ -10,7 +10,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith
 
 # pg_regress runs in a throwaway instance with the library preloaded.
-REGRESS = setup api expiry token_format security oracle dump
+REGRESS = setup api expiry errors token_format security oracle
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(srcdir)/test/session.conf
 
 PG_CONFIG ?= pg_config

@@ -205,7 +205,7 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 	TimestampTz target;
 
 	args[0] = hash_datum(hash);
-	expect(run_query(Q_GET, args, NULL, !extend, 1), SPI_OK_SELECT);
+	expect(run_query(Q_GET, args, NULL, false, 1), SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return LOOKUP_NOT_FOUND;
 
@@ -370,7 +370,7 @@ session_store_list(text *user_id, TimestampTz now)
 	args[0] = PointerGetDatum(user_id);
 	args[1] = TimestampTzGetDatum(now);
 
-	expect(run_query(Q_LIST, args, NULL, true, 0), SPI_OK_SELECT);
+	expect(run_query(Q_LIST, args, NULL, false, 0), SPI_OK_SELECT);
 	return SPI_processed;
 }
 

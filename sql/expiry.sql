@@ -1,0 +1,149 @@
+--
+-- Rolling expiry, the absolute cap, write throttling and HOT updates.
+-- Time is moved by rewriting a session's stored expiry (as a superuser),
+-- never by waiting, except for one short real timeout at the end.
+--
+\set VERBOSITY terse
+
+SELECT session_create('exp', '{}', '1 hour', '1 day') AS tok \gset
+
+-- A fresh session is not written by a touch within session.touch_interval.
+SELECT expires_at AS exp0 FROM session_get(:'tok') \gset
+SELECT expires_at = :'exp0' AS unchanged FROM session_touch(:'tok');
+SELECT xmin AS xmin0 FROM session_internal.sessions WHERE user_id = 'exp' \gset
+SELECT expires_at = :'exp0' AS unchanged FROM session_touch(:'tok');
+SELECT xmin = :'xmin0' AS not_rewritten FROM session_internal.sessions WHERE user_id = 'exp';
+
+-- After 10 idle minutes a touch rolls the expiry to now + idle timeout.
+-- (The functions take "now" from the statement start, which is now() in
+-- autocommit; later statements compare with what was captured.)
+UPDATE session_internal.sessions SET expires_at = now() + interval '50 minutes'
+WHERE user_id = 'exp';
+SELECT expires_at = now() + interval '1 hour' AS rolled, expires_at AS e
+FROM session_touch(:'tok') \gset
+SELECT :'rolled' AS rolled;
+SELECT expires_at = :'e' AS stored
+FROM session_internal.sessions WHERE user_id = 'exp';
+
+-- session_get never writes.
+UPDATE session_internal.sessions SET expires_at = now() + interval '50 minutes'
+WHERE user_id = 'exp' RETURNING expires_at AS e \gset
+SELECT expires_at = :'e' AS not_extended FROM session_get(:'tok');
+SELECT expires_at = :'e' AS stored
+FROM session_internal.sessions WHERE user_id = 'exp';
+
+-- With session.touch_interval = 0 every touch that moves the expiry writes.
+SET session.touch_interval = 0;
+SELECT xmin AS xmin1 FROM session_internal.sessions WHERE user_id = 'exp' \gset
+SELECT expires_at = now() + interval '1 hour' AS rolled FROM session_touch(:'tok');
+SELECT xmin <> :'xmin1' AS rewritten FROM session_internal.sessions WHERE user_id = 'exp';
+RESET session.touch_interval;
+
+-- A larger interval holds writes back for longer.
+SET session.touch_interval = '20min';
+UPDATE session_internal.sessions SET expires_at = now() + interval '50 minutes'
+WHERE user_id = 'exp' RETURNING expires_at AS e \gset
+SELECT expires_at = :'e' AS held_back FROM session_touch(:'tok');
+UPDATE session_internal.sessions SET expires_at = now() + interval '30 minutes'
+WHERE user_id = 'exp';
+SELECT expires_at = now() + interval '1 hour' AS rolled FROM session_touch(:'tok');
+RESET session.touch_interval;
+
+-- Never past the absolute expiry.
+UPDATE session_internal.sessions
+SET absolute_expires_at = now() + interval '20 minutes',
+    expires_at = now() + interval '5 minutes'
+WHERE user_id = 'exp' RETURNING absolute_expires_at AS a \gset
+SELECT expires_at = absolute_expires_at AS capped,
+       absolute_expires_at = :'a' AS absolute_kept
+FROM session_touch(:'tok');
+SELECT session_set(:'tok', '{"x": 1}'), session_merge(:'tok', '{"y": 2}');
+SELECT expires_at = absolute_expires_at AS still_capped FROM session_get(:'tok');
+SELECT session_regenerate(:'tok') AS tok \gset
+SELECT expires_at = absolute_expires_at AS capped_after_regenerate,
+       absolute_expires_at = :'a' AS absolute_kept
+FROM session_get(:'tok');
+
+-- set, merge and regenerate are activity too: they roll the expiry.
+SELECT session_create('act', '{}', '1 hour') AS act \gset
+UPDATE session_internal.sessions SET expires_at = now() + interval '1 minute'
+WHERE user_id = 'act';
+SELECT session_set(:'act', '{"a": 1}'), statement_timestamp() AS t \gset
+SELECT expires_at = :'t'::timestamptz + interval '1 hour' AS rolled_by_set
+FROM session_get(:'act');
+UPDATE session_internal.sessions SET expires_at = now() + interval '1 minute'
+WHERE user_id = 'act';
+SELECT session_merge(:'act', '{"b": 2}'), statement_timestamp() AS t \gset
+SELECT expires_at = :'t'::timestamptz + interval '1 hour' AS rolled_by_merge
+FROM session_get(:'act');
+UPDATE session_internal.sessions SET expires_at = now() + interval '1 minute'
+WHERE user_id = 'act';
+SELECT session_regenerate(:'act') AS act, statement_timestamp() AS t \gset
+SELECT expires_at = :'t'::timestamptz + interval '1 hour' AS rolled_by_regenerate
+FROM session_get(:'act');
+
+-- An expired session is dead to every function, pruned or not.
+UPDATE session_internal.sessions
+SET expires_at = now() - interval '1 second'
+WHERE user_id = 'act';
+SELECT count(*) AS touch FROM session_touch(:'act');
+SELECT count(*) AS get FROM session_get(:'act');
+SELECT session_set(:'act', '{}') AS set, session_merge(:'act', '{}') AS merge,
+       session_regenerate(:'act') AS regenerate, session_destroy(:'act') AS destroy;
+SELECT count(*) AS listed FROM session_list('act');
+-- nothing brought it back (the destroy also deleted the expired row)
+SELECT count(*) AS act_rows FROM session_internal.sessions WHERE user_id = 'act';
+
+-- Reaching the absolute expiry ends the session too.
+SELECT session_create('abs', '{}', '1 hour', '1 day') AS abs \gset
+UPDATE session_internal.sessions
+SET absolute_expires_at = now(), expires_at = now()
+WHERE user_id = 'abs';
+SELECT count(*) AS touch_at_absolute FROM session_touch(:'abs');
+
+-- session_destroy_user counts only live sessions as ended.
+SELECT session_create('mixed') IS NOT NULL AS live_one;
+SELECT session_create('mixed') AS mixed_dead \gset
+UPDATE session_internal.sessions SET expires_at = now() - interval '1 second'
+WHERE user_id = 'mixed' AND expires_at = (SELECT max(expires_at) FROM session_internal.sessions WHERE user_id = 'mixed');
+SELECT session_destroy_user('mixed') AS ended;
+SELECT count(*) AS rows_left FROM session_internal.sessions WHERE user_id = 'mixed';
+
+-- session_prune deletes expired sessions only, in batches.
+SELECT count(*) AS expired_before FROM session_internal.sessions WHERE expires_at <= now();
+SELECT count(*) AS live_before FROM session_internal.sessions WHERE expires_at > now() \gset
+INSERT INTO session_internal.sessions
+    (id_hash, key_id, user_id, data, created_at, expires_at, absolute_expires_at, idle_timeout)
+SELECT sha256(i::text::bytea), 1, 'bulk', '{}', now() - interval '2 hours',
+       now() - interval '1 hour', NULL, interval '1 hour'
+FROM generate_series(1, 2500) i;
+SET session.prune_batch_size = 100;
+SELECT session_prune() AS pruned;
+RESET session.prune_batch_size;
+SELECT count(*) AS expired_after FROM session_internal.sessions WHERE expires_at <= now();
+SELECT count(*) = :live_before AS live_kept FROM session_internal.sessions;
+SELECT session_prune() AS pruned_again;
+
+-- A touch that writes is a HOT update: no index covers what it changes.
+SET session.touch_interval = 0;
+SELECT session_create('hot', '{}', '1 hour') AS hot \gset
+SELECT pg_stat_force_next_flush();
+SELECT n_tup_upd AS upd0, n_tup_hot_upd AS hot0
+FROM pg_stat_user_tables WHERE relid = 'session_internal.sessions'::regclass \gset
+SELECT count(*) FROM session_touch(:'hot');
+SELECT count(*) FROM session_touch(:'hot');
+SELECT count(*) FROM session_touch(:'hot');
+SELECT pg_stat_force_next_flush();
+SELECT n_tup_upd - :upd0 AS updates, n_tup_hot_upd - :hot0 AS hot_updates
+FROM pg_stat_user_tables WHERE relid = 'session_internal.sessions'::regclass;
+RESET session.touch_interval;
+
+-- Only id_hash and user_id are indexed.
+SELECT indexrelid::regclass, pg_get_indexdef(indexrelid)
+FROM pg_index WHERE indrelid = 'session_internal.sessions'::regclass ORDER BY 1;
+
+-- One real timeout: a 1-second idle session is gone after 1.2 seconds.
+SELECT session_create('short', '{}', '1 second') AS short \gset
+SELECT count(*) AS before_timeout FROM session_get(:'short');
+SELECT pg_sleep(1.2);
+SELECT count(*) AS after_timeout FROM session_touch(:'short');

@@ -11,7 +11,9 @@ PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith
 
 # pg_regress runs in a throwaway instance with the library preloaded.
 REGRESS = setup api expiry errors token_format security oracle
-REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(srcdir)/test/session.conf
+REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/session.conf
+
+TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -13,6 +13,10 @@ PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith
 REGRESS = setup api expiry errors token_format security oracle
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/session.conf
 
+# pg_isolation_regress, for races, in an instance of its own.
+ISOLATION = merge_race destroy_race regenerate_race
+ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=$(srcdir)/test/session.conf
+
 TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config

@@ -74,5 +74,18 @@ SELECT count(*) AS mutants,
        count(*) FILTER (WHERE (SELECT count(*) FROM session_get(t)) > 0) AS accepted
 FROM mutants;
 
+-- Malformed and forged tokens are refused before any table access.
+SELECT pg_stat_force_next_flush();
+SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) AS scans0
+FROM pg_stat_user_tables WHERE relid = 'session_internal.sessions'::regclass \gset
+SELECT count(*) AS rows
+FROM bad, LATERAL session_touch(token);
+SELECT count(*) AS rows
+FROM generate_series(1, 100) i,
+     LATERAL session_touch(:'id' || '.' || left(md5(i::text) || md5(i::text), 42) || 'A');
+SELECT pg_stat_force_next_flush();
+SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) - :scans0 AS table_scans
+FROM pg_stat_user_tables WHERE relid = 'session_internal.sessions'::regclass;
+
 -- The token itself still works, and nothing above changed the session.
 SELECT user_id, data FROM session_touch(:'tok');

@@ -34,9 +34,11 @@ DELETE FROM session_internal.sessions;
 UPDATE session_internal.keys SET secret = '\x00';
 SELECT session_internal.keys_changed();
 
--- Admin-only functions.
+-- Admin-only functions and the stats view.
 SELECT session_prune();
 SELECT session_rotate_key();
+SELECT session_stats_reset();
+SELECT * FROM session_stats;
 
 -- No SET weakens a check.
 SET session.touch_interval = 0;

@@ -35,6 +35,17 @@ CREATE TABLE session_internal.sessions (
 CREATE INDEX sessions_user_id_idx ON session_internal.sessions (user_id)
     WHERE user_id IS NOT NULL;
 
+-- The latest prune: what session_stats shows, and what the background
+-- worker schedules from, so the schedule survives restarts.  One row.
+CREATE TABLE session_internal.prune_state (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    last_start     timestamptz,
+    last_duration  interval,
+    last_deleted   bigint,
+    last_batches   bigint
+);
+INSERT INTO session_internal.prune_state DEFAULT VALUES;
+
 -- Keys and sessions go into pg_dump together: a restored database keeps
 -- its users logged in.
 SELECT pg_catalog.pg_extension_config_dump('session_internal.keys', '');
@@ -129,7 +140,50 @@ AS 'MODULE_PATHNAME', 'session_rotate_key'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
+-- Statistics.  The counters are per database since server start and need
+-- the library preloaded; without it they are NULL.
+CREATE FUNCTION session_internal.stats_counters(
+    OUT creates bigint, OUT touches bigint, OUT touch_writes bigint,
+    OUT touch_reads bigint, OUT invalid_tokens bigint,
+    OUT expired_tokens bigint, OUT regenerations bigint, OUT destroys bigint,
+    OUT prune_interval interval)
+RETURNS record
+AS 'MODULE_PATHNAME', 'session_stats_counters'
+LANGUAGE C VOLATILE;
+
+CREATE VIEW @extschema@.session_stats AS
+SELECT s.live_sessions,
+       s.expired_sessions,
+       c.creates,
+       c.touches,
+       c.touch_writes,
+       c.touch_reads,
+       c.invalid_tokens,
+       c.expired_tokens,
+       c.regenerations,
+       c.destroys,
+       p.last_start AS last_prune_start,
+       p.last_duration AS last_prune_duration,
+       p.last_deleted AS last_prune_deleted,
+       CASE WHEN c.prune_interval IS NOT NULL
+            THEN COALESCE(p.last_start OPERATOR(pg_catalog.+) c.prune_interval,
+                          pg_catalog.now())
+       END AS next_prune_due
+FROM (SELECT pg_catalog.count(*) FILTER (WHERE expires_at OPERATOR(pg_catalog.>) pg_catalog.now()) AS live_sessions,
+             pg_catalog.count(*) FILTER (WHERE expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()) AS expired_sessions
+      FROM session_internal.sessions) s,
+     session_internal.stats_counters() c,
+     session_internal.prune_state p;
+
+CREATE FUNCTION @extschema@.session_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'session_stats_reset'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON @extschema@.session_stats FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION
+    @extschema@.session_stats_reset(),
     @extschema@.session_create(text, jsonb, interval, interval),
     @extschema@.session_touch(text),
     @extschema@.session_get(text),

@@ -29,14 +29,20 @@ JOIN pg_class c ON c.oid = cfg.oid
 WHERE e.extname = 'session'
 ORDER BY 1;
 
--- Nothing is executable by PUBLIC.
-SELECT p.proname
-FROM pg_proc p
-WHERE p.pronamespace IN ('public'::regnamespace, 'session_internal'::regnamespace)
-  AND p.proname LIKE 'session%'
+-- What PUBLIC may execute: only the counter reader behind session_stats
+-- (whose readers need EXECUTE on it; it shows no session and no key, and
+-- it lives in a schema PUBLIC cannot use).  Nor can PUBLIC read the view.
+SELECT p.oid::regprocedure
+FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
+WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+  AND d.classid = 'pg_proc'::regclass
+  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'session')
   AND has_function_privilege('public', p.oid, 'EXECUTE');
+SELECT has_table_privilege('public', 'session_stats', 'SELECT') AS public_reads_stats,
+       has_schema_privilege('public', 'session_internal', 'USAGE') AS public_uses_internal;
 
--- Every API function is SECURITY DEFINER with a pinned search_path.
+-- Every function that reaches the tables is SECURITY DEFINER with a pinned
+-- search_path (session_stats_reset only touches shared memory).
 SELECT p.proname, p.prosecdef, p.proconfig
 FROM pg_proc p
 WHERE p.pronamespace = 'public'::regnamespace AND p.proname LIKE 'session%'

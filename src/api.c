@@ -24,6 +24,7 @@
 
 #include "keys.h"
 #include "session.h"
+#include "stats.h"
 #include "store.h"
 #include "token.h"
 
@@ -69,12 +70,17 @@ verified_token(FunctionCallInfo fcinfo, int argno, uint8 *hash)
 
 	/* a wrong length is known without detoasting a possibly huge value */
 	if (toast_raw_datum_size(arg) != VARHDRSZ + SESSION_TOKEN_CHARS)
+	{
+		session_count(SC_INVALID_TOKENS, 1);
 		return false;
+	}
 	t = DatumGetTextPP(arg);
-	if (session_token_parse(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &tok) != TOKEN_OK)
+	if (session_token_parse(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &tok) != TOKEN_OK ||
+		session_keys_verify(&tok) == 0)
+	{
+		session_count(SC_INVALID_TOKENS, 1);
 		return false;
-	if (session_keys_verify(&tok) == 0)
-		return false;
+	}
 
 	hash_id(tok.id, hash);
 	return true;
@@ -192,6 +198,8 @@ lookup(FunctionCallInfo fcinfo, bool extend)
 	SessionLookup result;
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (extend)
+		session_count(SC_TOUCHES, 1);
 	if (!verified_token(fcinfo, 0, hash))
 		return (Datum) 0;
 
@@ -200,6 +208,13 @@ lookup(FunctionCallInfo fcinfo, bool extend)
 	if (result == LOOKUP_READ || result == LOOKUP_WROTE)
 		emit_record(fcinfo, &rec);
 	SPI_finish();
+
+	if (result == LOOKUP_EXPIRED)
+		session_count(SC_EXPIRED_TOKENS, 1);
+	else if (extend && result == LOOKUP_WROTE)
+		session_count(SC_TOUCH_WRITES, 1);
+	else if (extend && result == LOOKUP_READ)
+		session_count(SC_TOUCH_READS, 1);
 	return (Datum) 0;
 }
 
@@ -239,6 +254,7 @@ session_create(PG_FUNCTION_ARGS)
 	session_store_insert(hash, key_id, user_id, data, now, expires_at,
 						 absolute_at, absolute_none, idle);
 	SPI_finish();
+	session_count(SC_CREATES, 1);
 
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(token, SESSION_TOKEN_CHARS));
 }
@@ -280,6 +296,7 @@ session_regenerate(PG_FUNCTION_ARGS)
 
 	if (!moved)
 		PG_RETURN_NULL();
+	session_count(SC_REGENERATIONS, 1);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(token, SESSION_TOKEN_CHARS));
 }
 
@@ -359,6 +376,8 @@ session_destroy(PG_FUNCTION_ARGS)
 	spi_connect();
 	ended = session_store_destroy(hash, request_time());
 	SPI_finish();
+	if (ended)
+		session_count(SC_DESTROYS, 1);
 	PG_RETURN_BOOL(ended);
 }
 
@@ -381,6 +400,7 @@ session_destroy_user(PG_FUNCTION_ARGS)
 									   has_except ? except : NULL,
 									   request_time());
 	SPI_finish();
+	session_count(SC_DESTROYS, (uint64) ended);
 	PG_RETURN_INT64(ended);
 }
 
@@ -402,30 +422,6 @@ session_list(PG_FUNCTION_ARGS)
 		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
 	SPI_finish();
 	return (Datum) 0;
-}
-
-PG_FUNCTION_INFO_V1(session_prune);
-Datum
-session_prune(PG_FUNCTION_ARGS)
-{
-	ItemPointerData after;
-	TimestampTz now = GetCurrentTimestamp();
-	uint64		deleted = 0;
-	bool		more = true;
-
-	ItemPointerSet(&after, 0, 0);
-
-	spi_connect();
-	while (more)
-	{
-		CHECK_FOR_INTERRUPTS();
-		deleted += session_store_prune_batch(&after, now,
-											 session_prune_batch_size, &more);
-	}
-	session_keys_retire(now);
-	SPI_finish();
-
-	PG_RETURN_INT64((int64) deleted);
 }
 
 PG_FUNCTION_INFO_V1(session_rotate_key);

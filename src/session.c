@@ -1,6 +1,7 @@
 /*
  * session.c
- *		Module entry point: the session.* settings.
+ *		Module entry point: the session.* settings and, when preloaded, the
+ *		shared memory and the background prune launcher.
  *
  * Every setting is superuser-only (PGC_SUSET): an application role may not
  * lengthen its own sessions' lifetime or change how often touches write.
@@ -9,9 +10,12 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "session.h"
+#include "shmem.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -19,6 +23,7 @@ int			session_idle_timeout = 7 * SECS_PER_DAY;
 int			session_absolute_timeout = 30 * SECS_PER_DAY;
 int			session_touch_interval = 60;
 int			session_prune_batch_size = 1000;
+int			session_prune_interval = SECS_PER_DAY;
 
 void		_PG_init(void);
 
@@ -69,5 +74,22 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("session.prune_interval",
+							"Time between background prunes of each database; 0 turns the prune worker off.",
+							"Takes effect on reload.  Needs session in shared_preload_libraries.",
+							&session_prune_interval,
+							SECS_PER_DAY,
+							0,
+							SESSION_MAX_TIMEOUT_SECS,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("session");
+
+	/* shared memory and the worker exist only when preloaded */
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
+		return;
+	session_shmem_install_hooks();
+	session_worker_register();
 }

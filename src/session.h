@@ -18,5 +18,6 @@ extern int	session_idle_timeout;
 extern int	session_absolute_timeout;
 extern int	session_touch_interval;
 extern int	session_prune_batch_size;
+extern int	session_prune_interval;
 
 #endif							/* SESSION_H */

@@ -36,6 +36,15 @@ is($node->safe_psql('postgres', "SELECT session_destroy('$tok2')"),
 is($node->safe_psql('postgres', "SELECT count(*) FROM session_touch('$tok2')"),
 	'0', 'destroyed token dead');
 
+# The stats view answers, with the counters NULL and no worker schedule.
+is($node->safe_psql('postgres',
+		q{SELECT live_sessions, creates IS NULL, touches IS NULL, next_prune_due IS NULL FROM session_stats}),
+	'0|t|t|t', 'session_stats without shared memory');
+is($node->safe_psql('postgres', 'SELECT session_prune()'), '0', 'session_prune works');
+is($node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'session%'}),
+	'0', 'no worker without preload');
+
 # Settings are known once the library is loaded in a session.
 is($node->safe_psql('postgres', q{LOAD 'session'; SHOW session.touch_interval}),
 	'1min', 'settings defined on load');

@@ -1,0 +1,121 @@
+/*
+ * prune.c
+ *		Deleting expired sessions.  session_prune() is the one entry point
+ *		for SQL callers (and so for pg_cron); the background worker drives
+ *		the same steps with a transaction per batch.  Every run is recorded
+ *		in session_internal.prune_state, which also carries the schedule
+ *		across restarts.
+ *
+ * Callers of prune_step, prune_finish and prune_last_start hold an SPI
+ * connection.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "keys.h"
+#include "prune.h"
+#include "session.h"
+#include "store.h"
+
+#define PRUNE_STATE SESSION_INTERNAL_SCHEMA ".prune_state"
+
+void
+prune_begin(PruneRun *run)
+{
+	run->start = GetCurrentTimestamp();
+	ItemPointerSet(&run->after, 0, 0);
+	run->deleted = 0;
+	run->batches = 0;
+	run->more = true;
+}
+
+/* Delete one batch of sessions that expired before the run began. */
+void
+prune_step(PruneRun *run)
+{
+	run->deleted += session_store_prune_batch(&run->after, run->start,
+											  session_prune_batch_size,
+											  &run->more);
+	run->batches++;
+}
+
+/* Retire unused keys and record the run. */
+void
+prune_finish(PruneRun *run)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[4] = {TIMESTAMPTZOID, INTERVALOID, INT8OID, INT8OID};
+	Datum		values[4];
+	Interval   *duration = palloc0(sizeof(Interval));
+	int			rc;
+
+	session_keys_retire(run->start);
+
+	duration->time = GetCurrentTimestamp() - run->start;
+	values[0] = TimestampTzGetDatum(run->start);
+	values[1] = IntervalPGetDatum(duration);
+	values[2] = Int64GetDatum((int64) run->deleted);
+	values[3] = Int64GetDatum((int64) run->batches);
+
+	if (plan == NULL)
+	{
+		plan = SPI_prepare("UPDATE " PRUNE_STATE " SET last_start = $1,"
+						   " last_duration = $2, last_deleted = $3, last_batches = $4",
+						   4, types);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+	}
+	rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+}
+
+/* When did the latest run start?  False if there has been none. */
+bool
+prune_last_start(TimestampTz *last_start)
+{
+	bool		isnull = true;
+	int			rc;
+
+	rc = SPI_execute("SELECT last_start FROM " PRUNE_STATE, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		*last_start = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc,
+														1, &isnull));
+	return !isnull;
+}
+
+/*
+ * session_prune(): delete expired sessions in batches of
+ * session.prune_batch_size.  Called from SQL it runs inside the caller's
+ * transaction; each batch is still short, skips rows that requests hold,
+ * and locks only the expired rows it deletes.
+ */
+PG_FUNCTION_INFO_V1(session_prune);
+Datum
+session_prune(PG_FUNCTION_ARGS)
+{
+	PruneRun	run;
+	int			rc;
+
+	prune_begin(&run);
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	while (run.more)
+	{
+		CHECK_FOR_INTERRUPTS();
+		prune_step(&run);
+	}
+	prune_finish(&run);
+	SPI_finish();
+
+	PG_RETURN_INT64((int64) run.deleted);
+}

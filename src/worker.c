@@ -1,0 +1,506 @@
+/*
+ * worker.c
+ *		Background pruning of expired sessions in every database that has
+ *		the extension, with no configuration.
+ *
+ * A launcher, connected to no database, reads pg_database and starts one
+ * short-lived worker per database when that database is due, one at a
+ * time.  The worker connects, does its work and exits, so it never holds a
+ * database open (DROP DATABASE) for longer than a batch.  It decides for
+ * itself whether a prune is due from the last run's start recorded in the
+ * database, so the schedule survives restarts without a burst of runs, and
+ * reports back through shared memory so the launcher knows when to look
+ * again.  Databases without the extension are looked at again once per
+ * interval.  On a standby nothing starts until promotion.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "prune.h"
+#include "session.h"
+#include "shmem.h"
+#include "worker.h"
+
+PGDLLEXPORT void session_launcher_main(Datum main_arg);
+PGDLLEXPORT void session_prune_worker_main(Datum main_arg);
+
+/* the postmaster restarts a launcher that died after this long */
+#define LAUNCHER_RESTART_SECS	5
+/* a failed or interrupted database is tried again after at most this */
+#define RETRY_USECS				(60 * USECS_PER_SEC)
+
+typedef struct ScheduleEntry
+{
+	Oid			dboid;			/* hash key */
+	TimestampTz next_check;		/* 0: as soon as possible */
+	bool		has_extension;
+	bool		seen;			/* still in pg_database */
+} ScheduleEntry;
+
+/* Register the launcher; called from _PG_init during preload. */
+void
+session_worker_register(void)
+{
+	BackgroundWorker bgw;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = LAUNCHER_RESTART_SECS;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "session");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "session_launcher_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "session prune launcher");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "session prune launcher");
+	RegisterBackgroundWorker(&bgw);
+}
+
+/* The databases a worker could connect to, as a list of Oids. */
+static List *
+list_databases(void)
+{
+	List	   *dbs = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		MemoryContext old;
+
+		/* templates are skipped: a connection would block CREATE DATABASE */
+		if (!db->datallowconn || db->datistemplate ||
+			database_is_invalid_form(db))
+			continue;
+		old = MemoryContextSwitchTo(cxt);
+		dbs = lappend_oid(dbs, db->oid);
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	CommitTransactionCommand();
+	return dbs;
+}
+
+/* Start a worker for one database, wait for it, and return its report. */
+static PruneReport
+run_worker(Oid dboid)
+{
+	BackgroundWorker bgw;
+	BackgroundWorkerHandle *handle;
+	BgwHandleStatus status;
+	PruneReport report;
+	pid_t		pid;
+
+	LWLockAcquire(session_shared->lock, LW_EXCLUSIVE);
+	memset(&session_shared->report, 0, sizeof(PruneReport));
+	session_shared->report.dboid = dboid;
+	LWLockRelease(session_shared->lock);
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "session");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "session_prune_worker_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "session prune worker for database %u", dboid);
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "session prune worker");
+	bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
+	bgw.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
+	{
+		ereport(LOG,
+				(errmsg("could not start session prune worker: no free background worker slot"),
+				 errhint("Raise max_worker_processes.")));
+		memset(&report, 0, sizeof(report));
+		return report;
+	}
+
+	status = WaitForBackgroundWorkerStartup(handle, &pid);
+	if (status == BGWH_STARTED)
+		status = WaitForBackgroundWorkerShutdown(handle);
+	if (status == BGWH_POSTMASTER_DIED)
+		proc_exit(1);
+	pfree(handle);
+
+	LWLockAcquire(session_shared->lock, LW_SHARED);
+	report = session_shared->report;
+	LWLockRelease(session_shared->lock);
+	return report;
+}
+
+/* When to look at a database again, given what its worker reported. */
+static TimestampTz
+next_check_after(const PruneReport *report, TimestampTz now)
+{
+	int64		interval = (int64) session_prune_interval * USECS_PER_SEC;
+
+	switch (report->outcome)
+	{
+		case PRUNE_NOT_DUE:
+		case PRUNE_DONE:
+			if (report->has_last_start)
+				return report->last_start + interval;
+			return now + interval;
+		case PRUNE_NO_EXTENSION:
+			return now + interval;
+		case PRUNE_NO_REPORT:
+		case PRUNE_INTERRUPTED:
+			break;
+	}
+	return now + Min(interval, RETRY_USECS);
+}
+
+PGDLLEXPORT void
+session_launcher_main(Datum main_arg)
+{
+	HTAB	   *schedule;
+	HASHCTL		ctl;
+	MemoryContext pass_cxt;
+	bool		announce = true;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* no database: only the shared catalogs, for pg_database */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(ScheduleEntry);
+	schedule = hash_create("session prune schedule", 64, &ctl,
+						   HASH_ELEM | HASH_BLOBS);
+	pass_cxt = AllocSetContextCreate(TopMemoryContext, "session prune launcher",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		long		timeout = -1;
+		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
+
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			int			old_interval = session_prune_interval;
+
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			if (session_prune_interval != old_interval)
+			{
+				HASH_SEQ_STATUS seq;
+				ScheduleEntry *e;
+
+				/* every database's due time depends on the interval */
+				hash_seq_init(&seq, schedule);
+				while ((e = hash_seq_search(&seq)) != NULL)
+					e->next_check = 0;
+				announce = true;
+			}
+		}
+
+		if (session_prune_interval > 0)
+		{
+			List	   *dbs;
+			ListCell   *lc;
+			HASH_SEQ_STATUS seq;
+			ScheduleEntry *e;
+			TimestampTz next_wake = 0;
+			int			with_extension = 0;
+
+			MemoryContextReset(pass_cxt);
+			MemoryContextSwitchTo(pass_cxt);
+			dbs = list_databases();
+
+			hash_seq_init(&seq, schedule);
+			while ((e = hash_seq_search(&seq)) != NULL)
+				e->seen = false;
+
+			foreach(lc, dbs)
+			{
+				Oid			dboid = lfirst_oid(lc);
+				bool		found;
+
+				CHECK_FOR_INTERRUPTS();
+				if (ConfigReloadPending)
+					break;		/* the interval may have changed: start over */
+
+				e = hash_search(schedule, &dboid, HASH_ENTER, &found);
+				if (!found)
+				{
+					e->next_check = 0;
+					e->has_extension = false;
+				}
+				e->seen = true;
+
+				if (GetCurrentTimestamp() >= e->next_check)
+				{
+					PruneReport report = run_worker(dboid);
+
+					e->has_extension = (report.outcome != PRUNE_NO_EXTENSION);
+					e->next_check = next_check_after(&report, GetCurrentTimestamp());
+				}
+			}
+
+			hash_seq_init(&seq, schedule);
+			while ((e = hash_seq_search(&seq)) != NULL)
+			{
+				if (!e->seen)
+				{
+					hash_search(schedule, &e->dboid, HASH_REMOVE, NULL);
+					continue;
+				}
+				if (e->has_extension)
+					with_extension++;
+				if (next_wake == 0 || e->next_check < next_wake)
+					next_wake = e->next_check;
+			}
+
+			if (announce && !ConfigReloadPending)
+			{
+				ereport(LOG,
+						(errmsg("session prune launcher: %d database(s) with the extension, next check at %s",
+								with_extension,
+								next_wake ? timestamptz_to_str(next_wake) : "(none)")));
+				announce = false;
+			}
+
+			if (next_wake != 0)
+			{
+				timeout = (long) Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_wake), 1);
+				events |= WL_TIMEOUT;
+			}
+			else
+			{
+				/* no database at all: look again in an interval */
+				timeout = (long) session_prune_interval * 1000L;
+				events |= WL_TIMEOUT;
+			}
+			MemoryContextSwitchTo(TopMemoryContext);
+		}
+
+		(void) WaitLatch(MyLatch, events, timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* Tell the launcher what happened here. */
+static void
+report_to_launcher(PruneOutcome outcome, bool has_last_start,
+				   TimestampTz last_start)
+{
+	LWLockAcquire(session_shared->lock, LW_EXCLUSIVE);
+	if (session_shared->report.dboid == MyDatabaseId)
+	{
+		session_shared->report.outcome = outcome;
+		session_shared->report.has_last_start = has_last_start;
+		session_shared->report.last_start = last_start;
+	}
+	LWLockRelease(session_shared->lock);
+}
+
+/*
+ * May this worker go on with the next piece of work without making anyone
+ * wait?  Not when the extension is gone, when someone is waiting to drop
+ * the database, or when DDL (DROP/ALTER EXTENSION, ...) holds or waits for
+ * a lock on one of the extension's tables.  The locks taken here last
+ * until the end of the (short) transaction.
+ */
+static bool
+may_proceed(void)
+{
+	static const char *const tables[] = {"sessions", "keys", "prune_state"};
+	LOCKTAG		tag;
+	Oid			nspid;
+	int			i;
+
+	if (!OidIsValid(get_extension_oid("session", true)))
+		return false;
+
+	/* DROP DATABASE holds AccessExclusiveLock on it while waiting for us */
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
+	if (LockAcquire(&tag, AccessShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		return false;
+
+	nspid = get_namespace_oid(SESSION_INTERNAL_SCHEMA, true);
+	if (!OidIsValid(nspid))
+		return false;
+	for (i = 0; i < lengthof(tables); i++)
+	{
+		Oid			relid = get_relname_relid(tables[i], nspid);
+
+		if (!OidIsValid(relid) ||
+			!ConditionalLockRelationOid(relid, RowExclusiveLock))
+			return false;
+	}
+	return true;
+}
+
+static void
+begin_work(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+end_work(void)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+static void
+spi_connect_or_fail(void)
+{
+	int			rc;
+
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
+/* Error context: say which database's prune failed. */
+static void
+prune_error_context(void *arg)
+{
+	errcontext("session prune worker for database with OID %u",
+			   *(Oid *) arg);
+}
+
+PGDLLEXPORT void
+session_prune_worker_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	TimestampTz last_start = 0;
+	bool		has_last_start = false;
+	bool		has_extension;
+	bool		usable;
+	PruneRun	run;
+	char	   *dbname;
+	ErrorContextCallback errcallback;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	errcallback.callback = prune_error_context;
+	errcallback.arg = &dboid;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	/* is this database due? */
+	begin_work("session: checking whether a prune is due");
+	has_extension = OidIsValid(get_extension_oid("session", true));
+	usable = has_extension && !RecoveryInProgress() && may_proceed();
+	if (usable)
+	{
+		spi_connect_or_fail();
+		has_last_start = prune_last_start(&last_start);
+		SPI_finish();
+	}
+	dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+	end_work();
+
+	if (!usable)
+	{
+		report_to_launcher(has_extension ? PRUNE_INTERRUPTED : PRUNE_NO_EXTENSION,
+						   false, 0);
+		proc_exit(0);
+	}
+	if (has_last_start &&
+		GetCurrentTimestamp() < last_start + (int64) session_prune_interval * USECS_PER_SEC)
+	{
+		report_to_launcher(PRUNE_NOT_DUE, true, last_start);
+		proc_exit(0);
+	}
+
+	/* prune, a transaction per batch */
+	prune_begin(&run);
+	while (run.more)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		begin_work("session: pruning expired sessions");
+		if (!may_proceed())
+		{
+			end_work();
+			ereport(LOG,
+					(errmsg("session prune of database \"%s\" stopped after %llu batches to let other work through",
+							dbname, (unsigned long long) run.batches)));
+			report_to_launcher(PRUNE_INTERRUPTED, has_last_start, last_start);
+			proc_exit(0);
+		}
+		spi_connect_or_fail();
+		prune_step(&run);
+		SPI_finish();
+		end_work();
+	}
+
+	begin_work("session: recording the prune");
+	if (!may_proceed())
+	{
+		end_work();
+		report_to_launcher(PRUNE_INTERRUPTED, has_last_start, last_start);
+		proc_exit(0);
+	}
+	spi_connect_or_fail();
+	prune_finish(&run);
+	SPI_finish();
+	end_work();
+
+	ereport(LOG,
+			(errmsg("session prune of database \"%s\": %llu expired sessions deleted in %llu batches, %.3f s",
+					dbname, (unsigned long long) run.deleted,
+					(unsigned long long) run.batches,
+					(double) (GetCurrentTimestamp() - run.start) / USECS_PER_SEC)));
+	report_to_launcher(PRUNE_DONE, true, run.start);
+	proc_exit(0);
+}

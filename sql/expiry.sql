@@ -138,6 +138,15 @@ SELECT n_tup_upd - :upd0 AS updates, n_tup_hot_upd - :hot0 AS hot_updates
 FROM pg_stat_user_tables WHERE relid = 'session_internal.sessions'::regclass;
 RESET session.touch_interval;
 
+-- In a read-only transaction (as on a hot standby) a touch answers
+-- without extending, instead of failing.
+SET session.touch_interval = 0;
+SELECT expires_at AS e FROM session_get(:'hot') \gset
+BEGIN READ ONLY;
+SELECT user_id, expires_at = :'e' AS not_extended FROM session_touch(:'hot');
+COMMIT;
+RESET session.touch_interval;
+
 -- Only id_hash and user_id are indexed.
 SELECT indexrelid::regclass, pg_get_indexdef(indexrelid)
 FROM pg_index WHERE indrelid = 'session_internal.sessions'::regclass ORDER BY 1;

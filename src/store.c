@@ -14,6 +14,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -212,7 +213,13 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 	read_record(rec);
 	if (rec->expires_at <= now)
 		return LOOKUP_EXPIRED;
-	if (!extend)
+
+	/*
+	 * A read-only transaction, a hot standby among them, cannot extend the
+	 * expiry: answer as session_get does rather than fail the request.  The
+	 * next touch that reaches a primary rolls the expiry on.
+	 */
+	if (!extend || XactReadOnly)
 		return LOOKUP_READ;
 
 	idle = DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0],

@@ -1,0 +1,511 @@
+#!/usr/bin/env python3
+"""The session benchmark, driven by bench/run (see README, "Performance").
+
+Measures the session extension against the statements express-session +
+connect-pg-simple send to PostgreSQL, on the same server in the same run,
+with pgbench -M prepared, the same clients and threads for both sides, the
+sides alternated, and medians of --runs runs.
+
+Every request names its session through the same one-row primary-key
+lookup in bench.keys (pgbench cannot make random tokens), so the ceiling
+workload is exactly that lookup alone: the least any one-statement request
+can cost here.
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+# What express-session keeps in connect-pg-simple's sess column, and the
+# same application data in ours (the cookie settings live in the cookie).
+SESS = ('{"cookie": {"originalMaxAge": 2592000000, "expires": "2026-12-28T00:00:00.000Z", '
+        '"secure": true, "httpOnly": true, "path": "/", "sameSite": "lax"}, '
+        '"passport": {"user": 42}, "csrf": "Zb3kP9qX0tR7vW2yN5mL8cJ4"}')
+DATA = '{"passport": {"user": 42}, "csrf": "Zb3kP9qX0tR7vW2yN5mL8cJ4"}'
+
+KEY = "(SELECT {col} FROM bench.keys WHERE n = :n)"
+TOKEN = KEY.format(col="token")
+SID = KEY.format(col="sid")
+
+# workload id -> (title, session script, baseline script, env for session)
+WORKLOADS = {
+    1: ("request, rolling expiry (touch)",
+        f"SELECT * FROM session_touch({TOKEN});",
+        f"SELECT sess FROM bench.cps WHERE sid = {SID} AND expire >= now();\n"
+        f"UPDATE bench.cps SET expire = now() + interval '30 days' WHERE sid = {SID} RETURNING sid;",
+        {}),
+    2: ("request, touch_interval = 0",
+        f"SELECT * FROM session_touch({TOKEN});",
+        f"SELECT sess FROM bench.cps WHERE sid = {SID} AND expire >= now();\n"
+        f"UPDATE bench.cps SET expire = now() + interval '30 days' WHERE sid = {SID} RETURNING sid;",
+        {"PGOPTIONS": "-c session.touch_interval=0"}),
+    3: ("read-only validation (get)",
+        f"SELECT * FROM session_get({TOKEN});",
+        f"SELECT sess FROM bench.cps WHERE sid = {SID} AND expire >= now();",
+        {}),
+    4: ("create / save (upsert)",
+        f"SELECT session_create('user' || :n, '{DATA}');",
+        "INSERT INTO bench.cps (sess, expire, sid) "
+        f"SELECT '{SESS}', now() + interval '30 days', md5(random()::text || :n) "
+        "ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire RETURNING sid;",
+        {}),
+    5: ("login: regenerate / delete + insert",
+        "UPDATE bench.keys SET token = session_regenerate(token, 'user' || :n) WHERE n = :n;",
+        f"DELETE FROM bench.cps WHERE sid = {SID};\n"
+        "WITH k AS (UPDATE bench.keys SET sid = md5(random()::text || :n) WHERE n = :n RETURNING sid) "
+        f"INSERT INTO bench.cps (sess, expire, sid) SELECT '{SESS}', now() + interval '30 days', sid FROM k "
+        "ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire RETURNING sid;",
+        {}),
+    7: ("ceiling: one primary-key SELECT",
+        "SELECT token FROM bench.keys WHERE n = :n;",
+        None,
+        {}),
+}
+WRITE_WORKLOADS = {1, 2, 4, 5}
+ORDER = [7, 3, 1, 2, 5, 4]
+
+SESSION_TABLE = "session_internal.sessions"
+BASELINE_TABLE = "bench.cps"
+
+
+def log(msg):
+    print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+def run(cmd, env=None, check=True):
+    p = subprocess.run(cmd, text=True, capture_output=True, env=env)
+    if check and p.returncode != 0:
+        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def psql(sql, db="bench", env=None):
+    return run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+               env=env).stdout.strip()
+
+
+class Server:
+    """A throwaway server, unless PGHOST names one."""
+
+    def __init__(self, out, port):
+        self.own = not os.environ.get("PGHOST")
+        if not self.own:
+            return
+        self.dir = tempfile.mkdtemp(prefix="server.", dir=out)
+        data = os.path.join(self.dir, "data")
+        run(["initdb", "-N", "-A", "trust", "-D", data])
+        with open(os.path.join(data, "postgresql.conf"), "a") as f:
+            f.write(f"""
+listen_addresses = ''
+unix_socket_directories = '{self.dir}'
+port = {port}
+shared_preload_libraries = 'session'
+session.prune_interval = 0          # the worker must not prune mid-run
+shared_buffers = '2GB'
+max_wal_size = '16GB'
+checkpoint_timeout = '30min'
+max_connections = 100
+""")
+        run(["pg_ctl", "-D", data, "-l", os.path.join(self.dir, "server.log"), "-w", "start"])
+        os.environ["PGHOST"] = self.dir
+        os.environ["PGPORT"] = str(port)
+        self.data = data
+
+    def stop(self):
+        if self.own:
+            run(["pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"], check=False)
+
+
+def pgbench(out, name, script, seconds, args, extra_env=None, db="bench", nvar=0, logprefix=None):
+    path = os.path.join(out, f"{name}.sql")
+    # Each client draws from its own share of the sessions, as each user
+    # sends their own requests: no two clients race for one session.
+    share = max(nvar // args.clients, 1)
+    with open(path, "w") as f:
+        f.write(f"\\set n 1 + :client_id + {args.clients} * random(0, {share - 1})\n{script}\n")
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(args.clients), "-j", str(args.threads),
+           "-T", str(seconds), "-f", path, db]
+    if logprefix:
+        cmd[1:1] = ["-l", "--log-prefix", logprefix]
+    p = run(cmd, env=env)
+    tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", p.stdout).group(1))
+    ntx = int(re.search(r"number of transactions actually processed: (\d+)", p.stdout).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", p.stdout)
+    if failed and int(failed.group(1)) > 0:
+        sys.exit(f"pgbench {name}: failed transactions\n{p.stdout}")
+    return tps, ntx
+
+
+def table_stats(table, db="bench"):
+    row = psql(f"SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+               f"WHERE relid = '{table}'::regclass", db=db)
+    upd, hot = row.split("|")
+    return int(upd), int(hot)
+
+
+def measure(out, args, wid, side, nvar):
+    """One pgbench run of one side of one workload."""
+    title, ours, base, env = WORKLOADS[wid]
+    script = ours if side == "session" else base
+    table = SESSION_TABLE if side == "session" else BASELINE_TABLE
+    lsn0 = psql("SELECT pg_current_wal_lsn()")
+    upd0, hot0 = table_stats(table)
+    tps, ntx = pgbench(out, f"w{wid}-{side}", script, args.seconds, args,
+                       extra_env=env if side == "session" else {}, nvar=nvar)
+    wal = int(psql(f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn0}')"))
+    time.sleep(0.5)             # exiting backends flush their table stats
+    upd1, hot1 = table_stats(table)
+    return {"tps": tps, "ntx": ntx, "wal": wal / max(ntx, 1),
+            "upd": upd1 - upd0, "hot": hot1 - hot0}
+
+
+def load(first, last, db="bench", chunk=50000):
+    for a in range(first, last + 1, chunk):
+        b = min(a + chunk - 1, last)
+        psql(f"INSERT INTO bench.keys (n, token, sid) "
+             f"SELECT n, session_create('user' || n, '{DATA}'), md5(n::text || random()::text) "
+             f"FROM generate_series({a}, {b}) n", db=db)
+        psql(f"INSERT INTO bench.cps (sid, sess, expire) "
+             f"SELECT sid, '{SESS}', now() + interval '30 days' FROM bench.keys "
+             f"WHERE n BETWEEN {a} AND {b}", db=db)
+    psql("VACUUM ANALYZE bench.keys, bench.cps, session_internal.sessions", db=db)
+    psql("CHECKPOINT", db=db)
+
+
+def setup_db(db):
+    psql(f"DROP DATABASE IF EXISTS {db}", db="postgres")
+    psql(f"CREATE DATABASE {db}", db="postgres")
+    psql("CREATE EXTENSION session", db=db)
+    psql("""CREATE SCHEMA bench;
+CREATE TABLE bench.keys (n int PRIMARY KEY, token text NOT NULL, sid text NOT NULL);
+-- connect-pg-simple's table, as its table.sql makes it
+CREATE TABLE bench.cps (
+    sid varchar NOT NULL COLLATE "default",
+    sess json NOT NULL,
+    expire timestamp(6) NOT NULL
+);
+ALTER TABLE bench.cps ADD CONSTRAINT session_pkey PRIMARY KEY (sid) NOT DEFERRABLE INITIALLY IMMEDIATE;
+CREATE INDEX "IDX_session_expire" ON bench.cps (expire);""", db=db)
+
+
+def suite(out, args, nvar, workloads):
+    results = {}
+    for wid in workloads:
+        sides = ["session"] + (["baseline"] if WORKLOADS[wid][2] else [])
+        runs = {s: [] for s in sides}
+        for r in range(args.runs):
+            order = sides if r % 2 == 0 else list(reversed(sides))
+            for side in order:
+                m = measure(out, args, wid, side, nvar)
+                runs[side].append(m)
+                log(f"  w{wid} {side:8s} run {r + 1}: {m['tps']:9.0f} req/s, "
+                    f"{m['wal']:7.1f} WAL B/req, HOT {m['hot']}/{m['upd']}")
+        results[wid] = runs
+    return results
+
+
+def summarize(runs):
+    s = {"tps": statistics.median(m["tps"] for m in runs),
+         "wal": statistics.median(m["wal"] for m in runs)}
+    upd = sum(m["upd"] for m in runs)
+    s["hot"] = (100.0 * sum(m["hot"] for m in runs) / upd) if upd else None
+    return s
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, int(round(p / 100.0 * len(values) + 0.5)) - 1))
+    return values[k]
+
+
+def prune_phase(out, args, live, expired):
+    """Workload 6: prune `expired` of live+expired sessions while requests run."""
+    db = "bench_prune"
+    setup_db(db)
+    log(f"prune: loading {live} live sessions into both stores")
+    load(1, live, db=db)
+    title, touch_session, touch_base, _ = WORKLOADS[1]
+    runs = {"session": [], "baseline": []}
+    for r in range(args.runs):
+        for side in (["session", "baseline"] if r % 2 == 0 else ["baseline", "session"]):
+            if side == "session":
+                psql(f"INSERT INTO session_internal.sessions (id_hash, key_id, user_id, data, "
+                     f"created_at, expires_at, idle_timeout) "
+                     f"SELECT sha256(convert_to('x' || i || random(), 'UTF8')), 0, 'gone', '{DATA}', "
+                     f"now() - interval '8 days', now() - interval '1 day', interval '7 days' "
+                     f"FROM generate_series(1, {expired}) i", db=db)
+                psql("VACUUM ANALYZE session_internal.sessions", db=db)
+                prune_sql, script = "SELECT session_prune()", touch_session
+            else:
+                psql(f"INSERT INTO bench.cps (sid, sess, expire) "
+                     f"SELECT md5('x' || i || random()), '{SESS}', now() - interval '1 day' "
+                     f"FROM generate_series(1, {expired}) i", db=db)
+                psql("VACUUM ANALYZE bench.cps", db=db)
+                prune_sql = "DELETE FROM bench.cps WHERE expire < now()"
+                script = touch_base
+            psql("CHECKPOINT", db=db)
+
+            prefix = os.path.join(out, f"prune-{side}-{r}")
+            result = {}
+
+            def requests():
+                result["tps"], result["ntx"] = pgbench(
+                    out, f"w6-{side}", script, args.prune_window, args, db=db, nvar=live,
+                    logprefix=prefix)
+
+            t = threading.Thread(target=requests)
+            t.start()
+            time.sleep(args.prune_before)
+            p0 = time.time()
+            deleted = psql(prune_sql if side == "session" else
+                           f"WITH d AS ({prune_sql} RETURNING 1) SELECT count(*) FROM d", db=db)
+            p1 = time.time()
+            t.join()
+
+            before, during = [], []
+            for fn in os.listdir(out):
+                if not fn.startswith(os.path.basename(prefix) + "."):
+                    continue
+                with open(os.path.join(out, fn)) as f:
+                    for line in f:
+                        c = line.split()
+                        lat = int(c[2])
+                        end = int(c[4]) + int(c[5]) / 1e6
+                        start = end - lat / 1e6
+                        if 1.0 <= start - (p0 - args.prune_before) and end < p0:
+                            before.append(lat)
+                        elif start >= p0 and end <= p1:
+                            during.append(lat)
+                os.unlink(os.path.join(out, fn))
+            m = {"deleted": int(deleted), "seconds": p1 - p0,
+                 "rows_per_s": int(deleted) / (p1 - p0),
+                 "p99_before": percentile(before, 99), "p99_during": percentile(during, 99),
+                 "n_before": len(before), "n_during": len(during)}
+            runs[side].append(m)
+            log(f"  w6 {side:8s} run {r + 1}: {m['deleted']} rows in {m['seconds']:.2f} s "
+                f"({m['rows_per_s']:.0f} rows/s), p99 {fmt_ms(m['p99_before'])} before, "
+                f"{fmt_ms(m['p99_during'])} during")
+    psql(f"DROP DATABASE {db}", db="postgres")
+    return runs
+
+
+def fmt_ms(us):
+    return "n/a" if us is None else f"{us / 1000:.2f} ms"
+
+
+def fmt(x, spec):
+    return "n/a" if x is None else format(x, spec)
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB"
+
+
+def report(out, args, results, scale, prune, nvar):
+    s = {wid: {side: summarize(r) for side, r in runs.items()} for wid, runs in results.items()}
+    lines = []
+    lines.append("# session vs connect-pg-simple")
+    lines.append("")
+    lines.append(f"- date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC")
+    lines.append(f"- machine: {machine()}")
+    lines.append(f"- server: {psql('SELECT version()')}")
+    lines.append(f"- command: `{' '.join(['bash', 'bench/run'] + args.argv)}`")
+    lines.append(f"- sessions: {nvar} in each store; pgbench -M prepared -c {args.clients} "
+                 f"-j {args.threads} -T {args.seconds}, {args.runs} runs per side alternated, medians")
+    lines.append("- every request finds its key with the same one-row lookup in bench.keys; "
+                 "the ceiling is that lookup alone")
+    lines.append("")
+    lines.append("| # | workload | session req/s | baseline req/s | ratio | WAL B/req session | "
+                 "WAL B/req baseline | HOT session | HOT baseline |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for wid in ORDER:
+        if wid not in s:
+            continue
+        ours = s[wid]["session"]
+        base = s[wid].get("baseline")
+        write = wid in WRITE_WORKLOADS and base is not None
+        cells = [str(wid), WORKLOADS[wid][0], f"{ours['tps']:.0f}",
+                 f"{base['tps']:.0f}" if base else "—",
+                 f"{ours['tps'] / base['tps']:.2f}x" if base else "—",
+                 f"{ours['wal']:.0f}" if write else "—",
+                 f"{base['wal']:.0f}" if write else "—",
+                 f"{fmt(ours['hot'], '.0f')}%" if write and ours["hot"] is not None else "—",
+                 f"{fmt(base['hot'], '.0f')}%" if write and base["hot"] is not None else "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if scale:
+        sc = {side: summarize(r) for side, r in scale["runs"].items()}
+        lines.append(f"| 1 | request, rolling expiry, {scale['n']} sessions | {sc['session']['tps']:.0f} | "
+                     f"{sc['baseline']['tps']:.0f} | {sc['session']['tps'] / sc['baseline']['tps']:.2f}x | "
+                     f"{sc['session']['wal']:.0f} | {sc['baseline']['wal']:.0f} | — | — |")
+    if prune:
+        lines.append("")
+        lines.append(f"Workload 6, prune of {prune['expired']} expired among "
+                     f"{prune['expired'] + prune['live']} sessions while workload 1 runs "
+                     f"(medians of {args.runs} runs):")
+        lines.append("")
+        lines.append("| store | rows/s | prune time | request p99 before | request p99 during |")
+        lines.append("|---|---:|---:|---:|---:|")
+        for side, label in (("session", "session: session_prune()"),
+                            ("baseline", "baseline: one DELETE")):
+            r = prune["runs"][side]
+            med = lambda k: statistics.median(x[k] for x in r if x[k] is not None) \
+                if any(x[k] is not None for x in r) else None
+            lines.append(f"| {label} | {med('rows_per_s'):.0f} | {med('seconds'):.2f} s | "
+                         f"{fmt_ms(med('p99_before'))} | {fmt_ms(med('p99_during'))} |")
+
+    # targets
+    t = []
+
+    def target(name, value, goal, ok):
+        t.append(f"| {name} | {value} | {goal} | {'hit' if ok else 'missed'} |")
+
+    def ratio(a, b):
+        return a / b if b else None
+
+    if 1 in s and 7 in s:
+        r = ratio(s[1]["session"]["tps"], s[1]["baseline"]["tps"])
+        target("req/s, workload 1 vs get + touch", f"{r:.2f}x", "≥ 4x", r >= 4)
+        r = ratio(s[1]["session"]["tps"], s[7]["session"]["tps"])
+        target("req/s, workload 1 vs the ceiling (7)", f"{r:.2f}x", "≥ 0.85x", r >= 0.85)
+        r = ratio(s[1]["session"]["wal"], s[1]["baseline"]["wal"])
+        target("WAL B/req, workload 1", f"{100 * r:.1f}% of baseline", "≤ 5%", r <= 0.05)
+    if 2 in s:
+        r = ratio(s[2]["session"]["tps"], s[2]["baseline"]["tps"])
+        target("req/s, workload 2 vs get + touch", f"{r:.2f}x", "≥ 1.3x", r >= 1.3)
+        h = s[2]["session"]["hot"]
+        target("HOT share, workload 2", f"{fmt(h, '.1f')}% (baseline {fmt(s[2]['baseline']['hot'], '.1f')}%)",
+               "≥ 95%", h is not None and h >= 95)
+        r = ratio(s[2]["session"]["wal"], s[2]["baseline"]["wal"])
+        target("WAL B/req, workload 2", f"{100 * r:.1f}% of baseline", "≤ 50%", r <= 0.5)
+    if 4 in s:
+        r = ratio(s[4]["session"]["tps"], s[4]["baseline"]["tps"])
+        target("session_create vs the upsert", f"{r:.2f}x", "≥ 1.0x", r >= 1.0)
+    if prune:
+        rs = statistics.median(x["rows_per_s"] for x in prune["runs"]["session"])
+        rb = statistics.median(x["rows_per_s"] for x in prune["runs"]["baseline"])
+        pb = [x["p99_before"] for x in prune["runs"]["session"] if x["p99_before"]]
+        pd = [x["p99_during"] for x in prune["runs"]["session"] if x["p99_during"]]
+        p99_ratio = statistics.median(pd) / statistics.median(pb) if pb and pd else None
+        target("prune rows/s vs the single DELETE", f"{rs / rb:.2f}x", "≥ 0.5x", rs / rb >= 0.5)
+        target("request p99 during session_prune vs before",
+               f"{fmt(p99_ratio, '.2f')}x", "≤ 2x", p99_ratio is not None and p99_ratio <= 2)
+    if scale and 1 in s:
+        r = ratio(statistics.median(m["tps"] for m in scale["runs"]["session"]), s[1]["session"]["tps"])
+        target(f"workload 1 at {scale['n']} vs {nvar} sessions", f"{r:.2f}x", "≥ 0.9x", r >= 0.9)
+    if t:
+        lines.append("")
+        lines.append("| target | measured | goal | |")
+        lines.append("|---|---|---|---|")
+        lines.extend(t)
+
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write(text)
+    print(text)
+    chart(out, s, scale)
+
+
+def chart(out, s, scale):
+    if not shutil.which("gnuplot"):
+        log("gnuplot not found: no chart")
+        return
+    dat = os.path.join(out, "chart.dat")
+    with open(dat, "w") as f:
+        for wid in ORDER:
+            if wid in s:
+                base = s[wid].get("baseline")
+                f.write(f"\"{wid}: {WORKLOADS[wid][0]}\"\t{s[wid]['session']['tps']:.0f}\t"
+                        f"{base['tps'] if base else 0:.0f}\n")
+        if scale:
+            sc = {side: summarize(r) for side, r in scale["runs"].items()}
+            f.write(f"\"1 at {scale['n']} sessions\"\t{sc['session']['tps']:.0f}\t"
+                    f"{sc['baseline']['tps']:.0f}\n")
+    gp = f"""
+set terminal pngcairo size 1200,600 font ",10"
+set output "{os.path.join(out, 'chart.png')}"
+set title "requests per second: session vs express-session + connect-pg-simple statements"
+set style data histogram
+set style histogram cluster gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set ylabel "requests/s (higher is better)"
+set xtics rotate by -20 scale 0
+set grid ytics
+set key top right
+set yrange [0:*]
+plot "{dat}" using 2:xtic(1) title "session", "" using 3 title "connect-pg-simple"
+"""
+    subprocess.run(["gnuplot"], input=gp, text=True, check=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--sessions", type=int, default=100000)
+    ap.add_argument("--scale-sessions", type=int, default=1000000,
+                    help="workload 1 again at this many sessions (0: skip)")
+    ap.add_argument("--prune-live", type=int, default=500000)
+    ap.add_argument("--prune-expired", type=int, default=500000)
+    ap.add_argument("--prune-before", type=float, default=5.0)
+    ap.add_argument("--prune-window", type=int, default=30)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--port", type=int, default=5488)
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny sizes and 1-second runs: proves the harness works")
+    args = ap.parse_args()
+    i = sys.argv.index("--out")
+    args.argv = sys.argv[1:i] + sys.argv[i + 2:]     # as given to bench/run
+    if args.smoke:
+        args.sessions, args.scale_sessions = 1000, 2000
+        args.prune_live, args.prune_expired = 1000, 2000
+        args.prune_before, args.prune_window = 1.0, 3
+        args.seconds, args.runs = 1, 1
+
+    server = Server(args.out, args.port)
+    try:
+        setup_db("bench")
+        log(f"loading {args.sessions} sessions into both stores")
+        load(1, args.sessions)
+        results = suite(args.out, args, args.sessions, ORDER)
+        scale = None
+        if args.scale_sessions > args.sessions:
+            log(f"loading up to {args.scale_sessions} sessions for the scale figure")
+            load(args.sessions + 1, args.scale_sessions)
+            scale = {"n": args.scale_sessions,
+                     "runs": suite(args.out, args, args.scale_sessions, [1])[1]}
+        prune = None
+        if args.prune_expired > 0:
+            prune = {"live": args.prune_live, "expired": args.prune_expired,
+                     "runs": prune_phase(args.out, args, args.prune_live, args.prune_expired)}
+        report(args.out, args, results, scale, prune, args.sessions)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

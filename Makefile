@@ -2,7 +2,7 @@
 
 EXTENSION = session
 MODULE_big = session
-OBJS = src/session.o src/api.o src/keys.o src/store.o src/token.o \
+OBJS = src/session.o src/api.o src/keys.o src/owner.o src/store.o src/token.o \
 	src/prune.o src/shmem.o src/stats.o src/worker.o
 DATA = sql/session--1.0.sql
 PGFILEDESC = "session - web sessions in PostgreSQL"

@@ -26,6 +26,8 @@ SELECT session_create('app-user', '{"n": 2}') AS victim \gset
 SELECT user_id, data FROM session_touch(:'tok');
 SELECT session_merge(:'tok', '{"m": 1}');
 SELECT count(*) FROM session_list('app-user');
+-- The API switched to the owner only inside its own calls.
+SELECT current_user, current_setting('search_path') AS search_path;
 
 -- The stored sessions and keys are out of reach.
 SELECT count(*) FROM session_internal.sessions;
@@ -88,6 +90,8 @@ SELECT session_create('app-user') IS NOT NULL AS created;
 SELECT session_destroy_user('nobody') AS ended;
 SELECT count(*) FROM session_list('app-user');
 SELECT session_regenerate(:'tok') IS NOT NULL AS regenerated;
+-- and the caller's identity and search_path are its own again
+SELECT current_user, current_setting('search_path') AS search_path;
 
 RESET search_path;
 RESET ROLE;

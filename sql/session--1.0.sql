@@ -3,7 +3,8 @@
 \echo Use "CREATE EXTENSION session" to load this file. \quit
 
 -- Private storage.  Nothing here is granted to anyone: the API functions
--- below reach it as the extension owner (SECURITY DEFINER).
+-- below read it directly through the index, and issue their SQL as the
+-- extension owner with search_path pinned (src/owner.c).
 CREATE SCHEMA session_internal;
 REVOKE ALL ON SCHEMA session_internal FROM PUBLIC;
 
@@ -61,8 +62,8 @@ CREATE TRIGGER keys_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON session_internal.keys
     FOR EACH STATEMENT EXECUTE FUNCTION session_internal.keys_changed();
 
--- The API.  Every function runs as the extension owner with a pinned
--- search_path; none is granted to PUBLIC (see the README for the GRANTs).
+-- The API.  None is granted to PUBLIC (see the README for the GRANTs).
+-- None is SECURITY DEFINER: see src/owner.c.
 
 CREATE FUNCTION @extschema@.session_create(
     user_id text DEFAULT NULL,
@@ -71,74 +72,63 @@ CREATE FUNCTION @extschema@.session_create(
     absolute_timeout interval DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'session_create'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.session_touch(token text)
 RETURNS TABLE (user_id text, data jsonb, created_at timestamptz,
                expires_at timestamptz, absolute_expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'session_touch'
-LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE ROWS 1;
 
 CREATE FUNCTION @extschema@.session_get(token text)
 RETURNS TABLE (user_id text, data jsonb, created_at timestamptz,
                expires_at timestamptz, absolute_expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'session_get'
-LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE ROWS 1;
 
 CREATE FUNCTION @extschema@.session_regenerate(token text,
                                                user_id text DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'session_regenerate'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.session_set(token text, data jsonb)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'session_set'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.session_merge(token text, patch jsonb)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'session_merge'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.session_destroy(token text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'session_destroy'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.session_destroy_user(user_id text,
                                                  except_token text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'session_destroy_user'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.session_list(user_id text)
 RETURNS TABLE (created_at timestamptz, expires_at timestamptz,
                absolute_expires_at timestamptz, data jsonb)
 AS 'MODULE_PATHNAME', 'session_list'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 -- Admin-only: pruning and key rotation.
 CREATE FUNCTION @extschema@.session_prune()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'session_prune'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.session_rotate_key()
 RETURNS void
 AS 'MODULE_PATHNAME', 'session_rotate_key'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 -- Statistics.  The counters are per database since server start and need
 -- the library preloaded; without it they are NULL.

@@ -41,8 +41,9 @@ WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 SELECT has_table_privilege('public', 'session_stats', 'SELECT') AS public_reads_stats,
        has_schema_privilege('public', 'session_internal', 'USAGE') AS public_uses_internal;
 
--- Every function that reaches the tables is SECURITY DEFINER with a pinned
--- search_path (session_stats_reset only touches shared memory).
+-- No function is SECURITY DEFINER or carries settings: the request path
+-- reads through the index directly, and the SQL the extension issues runs
+-- as its owner with search_path pinned, switched in C (src/owner.c).
 SELECT p.proname, p.prosecdef, p.proconfig
 FROM pg_proc p
 WHERE p.pronamespace = 'public'::regnamespace AND p.proname LIKE 'session%'

@@ -23,6 +23,7 @@
 #include "utils/timestamp.h"
 
 #include "keys.h"
+#include "owner.h"
 #include "session.h"
 #include "stats.h"
 #include "store.h"
@@ -33,15 +34,6 @@ static inline TimestampTz
 request_time(void)
 {
 	return GetCurrentStatementStartTimestamp();
-}
-
-static void
-spi_connect(void)
-{
-	int			rc;
-
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 }
 
 static void
@@ -203,11 +195,9 @@ lookup(FunctionCallInfo fcinfo, bool extend)
 	if (!verified_token(fcinfo, 0, hash))
 		return (Datum) 0;
 
-	spi_connect();
 	result = session_store_lookup(hash, request_time(), extend, &rec);
 	if (result == LOOKUP_READ || result == LOOKUP_WROTE)
 		emit_record(fcinfo, &rec);
-	SPI_finish();
 
 	if (result == LOOKUP_EXPIRED)
 		session_count(SC_EXPIRED_TOKENS, 1);
@@ -222,6 +212,7 @@ PG_FUNCTION_INFO_V1(session_create);
 Datum
 session_create(PG_FUNCTION_ARGS)
 {
+	OwnerScope	scope;
 	text	   *user_id = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	Jsonb	   *data = object_arg(fcinfo, 1, "data");
 	Interval   *idle;
@@ -250,10 +241,10 @@ session_create(PG_FUNCTION_ARGS)
 
 	key_id = new_token(token, hash);
 
-	spi_connect();
+	session_sql_begin(&scope);
 	session_store_insert(hash, key_id, user_id, data, now, expires_at,
 						 absolute_at, absolute_none, idle);
-	SPI_finish();
+	session_sql_end(&scope);
 	session_count(SC_CREATES, 1);
 
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(token, SESSION_TOKEN_CHARS));
@@ -277,6 +268,7 @@ PG_FUNCTION_INFO_V1(session_regenerate);
 Datum
 session_regenerate(PG_FUNCTION_ARGS)
 {
+	OwnerScope	scope;
 	text	   *user_id = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
 	uint8		old_hash[SESSION_HASH_BYTES];
 	uint8		new_hash[SESSION_HASH_BYTES];
@@ -289,10 +281,10 @@ session_regenerate(PG_FUNCTION_ARGS)
 
 	key_id = new_token(token, new_hash);
 
-	spi_connect();
+	session_sql_begin(&scope);
 	moved = session_store_regenerate(old_hash, new_hash, key_id, user_id,
 									 request_time());
-	SPI_finish();
+	session_sql_end(&scope);
 
 	if (!moved)
 		PG_RETURN_NULL();
@@ -304,6 +296,7 @@ PG_FUNCTION_INFO_V1(session_set);
 Datum
 session_set(PG_FUNCTION_ARGS)
 {
+	OwnerScope	scope;
 	Jsonb	   *data = object_arg(fcinfo, 1, "data");
 	uint8		hash[SESSION_HASH_BYTES];
 	bool		done;
@@ -311,9 +304,9 @@ session_set(PG_FUNCTION_ARGS)
 	if (!verified_token(fcinfo, 0, hash))
 		PG_RETURN_BOOL(false);
 
-	spi_connect();
+	session_sql_begin(&scope);
 	done = session_store_set(hash, data, request_time());
-	SPI_finish();
+	session_sql_end(&scope);
 	PG_RETURN_BOOL(done);
 }
 
@@ -343,6 +336,7 @@ PG_FUNCTION_INFO_V1(session_merge);
 Datum
 session_merge(PG_FUNCTION_ARGS)
 {
+	OwnerScope	scope;
 	Jsonb	   *patch = object_arg(fcinfo, 1, "patch");
 	uint8		hash[SESSION_HASH_BYTES];
 	Datum		result = (Datum) 0;
@@ -351,12 +345,12 @@ session_merge(PG_FUNCTION_ARGS)
 	if (!verified_token(fcinfo, 0, hash))
 		PG_RETURN_NULL();
 
-	spi_connect();
+	session_sql_begin(&scope);
 	done = session_store_merge(hash, patch, null_valued_keys(patch),
 							   request_time(), &result);
 	if (done)
 		result = SPI_datumTransfer(result, false, -1);
-	SPI_finish();
+	session_sql_end(&scope);
 
 	if (!done)
 		PG_RETURN_NULL();
@@ -367,15 +361,16 @@ PG_FUNCTION_INFO_V1(session_destroy);
 Datum
 session_destroy(PG_FUNCTION_ARGS)
 {
+	OwnerScope	scope;
 	uint8		hash[SESSION_HASH_BYTES];
 	bool		ended;
 
 	if (!verified_token(fcinfo, 0, hash))
 		PG_RETURN_BOOL(false);
 
-	spi_connect();
+	session_sql_begin(&scope);
 	ended = session_store_destroy(hash, request_time());
-	SPI_finish();
+	session_sql_end(&scope);
 	if (ended)
 		session_count(SC_DESTROYS, 1);
 	PG_RETURN_BOOL(ended);
@@ -385,6 +380,7 @@ PG_FUNCTION_INFO_V1(session_destroy_user);
 Datum
 session_destroy_user(PG_FUNCTION_ARGS)
 {
+	OwnerScope	scope;
 	uint8		except[SESSION_HASH_BYTES];
 	bool		has_except;
 	int64		ended;
@@ -395,11 +391,11 @@ session_destroy_user(PG_FUNCTION_ARGS)
 	/* an invalid token to keep means there is nothing to keep */
 	has_except = verified_token(fcinfo, 1, except);
 
-	spi_connect();
+	session_sql_begin(&scope);
 	ended = session_store_destroy_user(PG_GETARG_TEXT_PP(0),
 									   has_except ? except : NULL,
 									   request_time());
-	SPI_finish();
+	session_sql_end(&scope);
 	session_count(SC_DESTROYS, (uint64) ended);
 	PG_RETURN_INT64(ended);
 }
@@ -408,6 +404,7 @@ PG_FUNCTION_INFO_V1(session_list);
 Datum
 session_list(PG_FUNCTION_ARGS)
 {
+	OwnerScope	scope;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	uint64		n;
 	uint64		i;
@@ -416,11 +413,11 @@ session_list(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 
-	spi_connect();
+	session_sql_begin(&scope);
 	n = session_store_list(PG_GETARG_TEXT_PP(0), request_time());
 	for (i = 0; i < n; i++)
 		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
-	SPI_finish();
+	session_sql_end(&scope);
 	return (Datum) 0;
 }
 

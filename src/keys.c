@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "keys.h"
+#include "owner.h"
 #include "session.h"
 
 typedef struct SigningKey
@@ -63,6 +64,7 @@ static void
 load_keys(void)
 {
 	static SPIPlanPtr plan = NULL;
+	OwnerScope	scope;
 	MemoryContext oldcxt;
 	Oid			nspid;
 	int			rc;
@@ -88,8 +90,7 @@ load_keys(void)
 	/* set before reading, so a change committed meanwhile clears it again */
 	keys_valid = true;
 
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	session_sql_begin(&scope);
 	if (plan == NULL)
 	{
 		plan = SPI_prepare("SELECT id, secret FROM " SESSION_INTERNAL_SCHEMA ".keys"
@@ -128,7 +129,7 @@ load_keys(void)
 	}
 	n_cached_keys = (int) SPI_processed;
 
-	SPI_finish();
+	session_sql_end(&scope);
 }
 
 /*
@@ -178,6 +179,7 @@ session_keys_rotate(void)
 	bytea	   *secret_datum;
 	Datum		values[2];
 	Oid			types[2] = {INT8OID, BYTEAOID};
+	OwnerScope	scope;
 	int			rc;
 
 	if (!pg_strong_random(secret, sizeof(secret)) ||
@@ -202,15 +204,14 @@ session_keys_rotate(void)
 	values[0] = Int64GetDatum(id);
 	values[1] = PointerGetDatum(secret_datum);
 
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	session_sql_begin(&scope);
 	rc = SPI_execute_with_args("INSERT INTO " SESSION_INTERNAL_SCHEMA ".keys (id, secret)"
 							   " VALUES ($1, $2)",
 							   2, types, values, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_with_args failed: %s",
 			 SPI_result_code_string(rc));
-	SPI_finish();
+	session_sql_end(&scope);
 
 	explicit_bzero(VARDATA(secret_datum), SESSION_KEY_BYTES);
 	pfree(secret_datum);
@@ -227,6 +228,7 @@ session_keys_retire(TimestampTz now)
 {
 	Datum		values[2];
 	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	OwnerScope	scope;
 	int			rc;
 	uint64		retired;
 
@@ -237,8 +239,7 @@ session_keys_retire(TimestampTz now)
 	values[0] = Int64GetDatum(cached_keys[0].id);
 	values[1] = TimestampTzGetDatum(now - KEY_RETIRE_GRACE_USECS);
 
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	session_sql_begin(&scope);
 	rc = SPI_execute_with_args(
 							   "DELETE FROM " SESSION_INTERNAL_SCHEMA ".keys k"
 							   " WHERE k.id OPERATOR(pg_catalog.<>) $1"
@@ -252,7 +253,7 @@ session_keys_retire(TimestampTz now)
 		elog(ERROR, "SPI_execute_with_args failed: %s",
 			 SPI_result_code_string(rc));
 	retired = SPI_processed;
-	SPI_finish();
+	session_sql_end(&scope);
 	return retired;
 }
 

@@ -6,8 +6,8 @@
  *		in session_internal.prune_state, which also carries the schedule
  *		across restarts.
  *
- * Callers of prune_step, prune_finish and prune_last_start hold an SPI
- * connection.
+ * Callers of prune_step, prune_finish and prune_last_start hold a
+ * session_sql_begin() scope.
  */
 #include "postgres.h"
 
@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 
 #include "keys.h"
+#include "owner.h"
 #include "prune.h"
 #include "session.h"
 #include "store.h"
@@ -104,18 +105,17 @@ Datum
 session_prune(PG_FUNCTION_ARGS)
 {
 	PruneRun	run;
-	int			rc;
+	OwnerScope	scope;
 
 	prune_begin(&run);
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	session_sql_begin(&scope);
 	while (run.more)
 	{
 		CHECK_FOR_INTERRUPTS();
 		prune_step(&run);
 	}
 	prune_finish(&run);
-	SPI_finish();
+	session_sql_end(&scope);
 
 	PG_RETURN_INT64((int64) run.deleted);
 }

@@ -5,22 +5,36 @@
  *
  * Rows are keyed by the SHA-256 of the id, never the id itself.  Only
  * id_hash and user_id are indexed, so a touch that moves expires_at is a HOT
- * update.  Every statement names its schema and operators explicitly, so no
- * object planted in the caller's search_path is ever used, and each is
- * prepared once per backend and kept.
+ * update.  The per-request read is a direct primary-key index probe (no SQL,
+ * no executor); everything else is SQL through SPI, run as the extension's
+ * owner (owner.c), prepared once per backend and kept, with every schema and
+ * operator named so that nothing planted in a search_path is ever used.
+ * Callers of the SPI functions hold a session_sql_begin() scope.
  *
  * Every row keeps expires_at <= absolute_expires_at (a table constraint),
  * so "expires_at > now" alone decides whether a session is live.
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
 
+#include "owner.h"
 #include "session.h"
 #include "store.h"
 
@@ -31,12 +45,8 @@
 #define ROLLED_EXPIRY(now) \
 	"GREATEST(expires_at, LEAST(" now OP("+") "idle_timeout, absolute_expires_at))"
 
-#define RECORD_COLUMNS \
-	"user_id, data, created_at, expires_at, absolute_expires_at"
-
 typedef enum StoreQueryId
 {
-	Q_GET,
 	Q_EXTEND,
 	Q_INSERT,
 	Q_REGENERATE,
@@ -57,15 +67,10 @@ typedef struct StoreQuery
 } StoreQuery;
 
 static const StoreQuery queries[NUM_QUERIES] = {
-	[Q_GET] = {
-		"SELECT " RECORD_COLUMNS ", idle_timeout FROM " SESSIONS
-		" WHERE id_hash" OP("=") "$1",
-		1, {BYTEAOID}
-	},
 	[Q_EXTEND] = {
 		"UPDATE " SESSIONS " SET expires_at = GREATEST(expires_at, $2)"
 		" WHERE id_hash" OP("=") "$1 AND expires_at" OP(">") "$3"
-		" RETURNING " RECORD_COLUMNS,
+		" RETURNING user_id, data, expires_at",
 		3, {BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 	},
 	[Q_INSERT] = {
@@ -174,43 +179,134 @@ hash_datum(const uint8 *hash)
 	return PointerGetDatum(b);
 }
 
-/* Copy the first five columns of SPI's first row into rec. */
-static void
-read_record(SessionRecord *rec)
+/* Columns of session_internal.sessions, as the install script makes them. */
+enum
 {
-	HeapTuple	tup = SPI_tuptable->vals[0];
-	TupleDesc	desc = SPI_tuptable->tupdesc;
-	bool		isnull;
+	COL_ID_HASH = 1,
+	COL_KEY_ID,
+	COL_USER_ID,
+	COL_DATA,
+	COL_CREATED_AT,
+	COL_EXPIRES_AT,
+	COL_ABSOLUTE_EXPIRES_AT,
+	COL_IDLE_TIMEOUT,
+	NUM_COLUMNS = COL_IDLE_TIMEOUT
+};
 
-	rec->user_id = SPI_getbinval(tup, desc, 1, &rec->user_id_null);
-	rec->data = SPI_getbinval(tup, desc, 2, &isnull);
-	rec->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-	rec->expires_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
-	rec->absolute_expires_at =
-		DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &rec->absolute_null));
+static const char *const column_names[NUM_COLUMNS] = {
+	"id_hash", "key_id", "user_id", "data", "created_at", "expires_at",
+	"absolute_expires_at", "idle_timeout"
+};
+
+/* The direct read depends on the column order: make sure of it once. */
+static void
+check_columns(Relation rel)
+{
+	static Oid	checked_relid = InvalidOid;
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	if (RelationGetRelid(rel) == checked_relid)
+		return;
+	if (desc->natts < NUM_COLUMNS)
+		elog(ERROR, "session storage has %d columns, expected %d",
+			 desc->natts, NUM_COLUMNS);
+	for (i = 0; i < NUM_COLUMNS; i++)
+		if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), column_names[i]) != 0)
+			elog(ERROR, "session storage column %d is \"%s\", expected \"%s\"",
+				 i + 1, NameStr(TupleDescAttr(desc, i)->attname), column_names[i]);
+	checked_relid = RelationGetRelid(rel);
+}
+
+/*
+ * Read the session stored under hash with one primary-key index probe: no
+ * SQL, no executor, no privilege switch (nothing is written).  Like an SPI
+ * query in a volatile function, it sees everything done so far in this
+ * transaction, including earlier in the same statement.  On success the
+ * values are copied into the current memory context.
+ */
+static bool
+read_session(const uint8 *hash, SessionRecord *rec, Interval **idle)
+{
+	Relation	rel;
+	Relation	idx;
+	Oid			relid;
+	Oid			pkey;
+	Snapshot	snapshot;
+	ScanKeyData skey;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found = false;
+
+	relid = get_relname_relid("sessions",
+							  get_namespace_oid(SESSION_INTERNAL_SCHEMA, false));
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("session storage is missing")));
+	rel = table_open(relid, AccessShareLock);
+	check_columns(rel);
+	pkey = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pkey))
+		elog(ERROR, "session storage has no primary key");
+	idx = index_open(pkey, AccessShareLock);
+
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_BYTEAEQ, hash_datum(hash));
+	scan = index_beginscan(rel, idx, snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		HeapTuple	tup = ExecCopySlotHeapTuple(slot);
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+
+		rec->user_id = heap_getattr(tup, COL_USER_ID, desc, &rec->user_id_null);
+		if (!rec->user_id_null)
+			rec->user_id = PointerGetDatum(PG_DETOAST_DATUM(rec->user_id));
+		rec->data = PointerGetDatum(PG_DETOAST_DATUM(heap_getattr(tup, COL_DATA, desc, &isnull)));
+		rec->created_at = DatumGetTimestampTz(heap_getattr(tup, COL_CREATED_AT, desc, &isnull));
+		rec->expires_at = DatumGetTimestampTz(heap_getattr(tup, COL_EXPIRES_AT, desc, &isnull));
+		rec->absolute_expires_at =
+			DatumGetTimestampTz(heap_getattr(tup, COL_ABSOLUTE_EXPIRES_AT, desc,
+											 &rec->absolute_null));
+		*idle = DatumGetIntervalP(heap_getattr(tup, COL_IDLE_TIMEOUT, desc, &isnull));
+		found = true;
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
+	return found;
 }
 
 /*
  * Find the session stored under hash.  With extend, roll its idle expiry
  * forward, but write only when that moves it by session.touch_interval or
  * more (or by anything at all when the interval is 0): between writes a
- * touch is a single index probe and produces no WAL.
+ * touch is a single index probe and produces no WAL.  Needs no SQL scope;
+ * takes one itself when it writes.
  */
 SessionLookup
 session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 					 SessionRecord *rec)
 {
 	Datum		args[3];
-	bool		isnull;
 	Interval   *idle;
 	TimestampTz target;
+	OwnerScope	scope;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
 
-	args[0] = hash_datum(hash);
-	expect(run_query(Q_GET, args, NULL, false, 1), SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	if (!read_session(hash, rec, &idle))
 		return LOOKUP_NOT_FOUND;
-
-	read_record(rec);
 	if (rec->expires_at <= now)
 		return LOOKUP_EXPIRED;
 
@@ -222,8 +318,6 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 	if (!extend || XactReadOnly)
 		return LOOKUP_READ;
 
-	idle = DatumGetIntervalP(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 6, &isnull));
 	target = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													 TimestampTzGetDatum(now),
 													 IntervalPGetDatum(idle)));
@@ -234,14 +328,29 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 		target - rec->expires_at < (int64) session_touch_interval * USECS_PER_SEC)
 		return LOOKUP_READ;
 
+	args[0] = hash_datum(hash);
 	args[1] = TimestampTzGetDatum(target);
 	args[2] = TimestampTzGetDatum(now);
+
+	session_sql_begin(&scope);
 	expect(run_query(Q_EXTEND, args, NULL, false, 1), SPI_OK_UPDATE_RETURNING);
 
 	/* destroyed or regenerated since we looked: it stays gone */
 	if (SPI_processed == 0)
+	{
+		session_sql_end(&scope);
 		return LOOKUP_NOT_FOUND;
-	read_record(rec);
+	}
+
+	/* what the update saw: a set or merge may have come in between */
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	rec->user_id = SPI_getbinval(tup, desc, 1, &rec->user_id_null);
+	if (!rec->user_id_null)
+		rec->user_id = SPI_datumTransfer(rec->user_id, false, -1);
+	rec->data = SPI_datumTransfer(SPI_getbinval(tup, desc, 2, &isnull), false, -1);
+	rec->expires_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+	session_sql_end(&scope);
 	return LOOKUP_WROTE;
 }
 

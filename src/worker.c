@@ -43,6 +43,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "owner.h"
 #include "prune.h"
 #include "session.h"
 #include "shmem.h"
@@ -391,15 +392,6 @@ end_work(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-static void
-spi_connect_or_fail(void)
-{
-	int			rc;
-
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-}
-
 /* Error context: say which database's prune failed. */
 static void
 prune_error_context(void *arg)
@@ -418,6 +410,7 @@ session_prune_worker_main(Datum main_arg)
 	bool		usable;
 	PruneRun	run;
 	char	   *dbname;
+	OwnerScope	scope;
 	ErrorContextCallback errcallback;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -437,9 +430,9 @@ session_prune_worker_main(Datum main_arg)
 	usable = has_extension && !RecoveryInProgress() && may_proceed();
 	if (usable)
 	{
-		spi_connect_or_fail();
+		session_sql_begin(&scope);
 		has_last_start = prune_last_start(&last_start);
-		SPI_finish();
+		session_sql_end(&scope);
 	}
 	dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
 	end_work();
@@ -478,9 +471,9 @@ session_prune_worker_main(Datum main_arg)
 			report_to_launcher(PRUNE_INTERRUPTED, has_last_start, last_start);
 			proc_exit(0);
 		}
-		spi_connect_or_fail();
+		session_sql_begin(&scope);
 		prune_step(&run);
-		SPI_finish();
+		session_sql_end(&scope);
 		end_work();
 	}
 
@@ -491,9 +484,9 @@ session_prune_worker_main(Datum main_arg)
 		report_to_launcher(PRUNE_INTERRUPTED, has_last_start, last_start);
 		proc_exit(0);
 	}
-	spi_connect_or_fail();
+	session_sql_begin(&scope);
 	prune_finish(&run);
-	SPI_finish();
+	session_sql_end(&scope);
 	end_work();
 
 	ereport(LOG,

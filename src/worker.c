@@ -65,20 +65,30 @@ typedef struct ScheduleEntry
 	bool		seen;			/* still in pg_database */
 } ScheduleEntry;
 
+/* What the launcher and its workers have in common. */
+static void
+describe_worker(BackgroundWorker *bgw, const char *function, const char *type,
+				int restart_time)
+{
+	memset(bgw, 0, sizeof(*bgw));
+	bgw->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	/* nothing runs on a standby until promotion */
+	bgw->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw->bgw_restart_time = restart_time;
+	snprintf(bgw->bgw_library_name, BGW_MAXLEN, "session");
+	snprintf(bgw->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(bgw->bgw_name, BGW_MAXLEN, "%s", type);
+	snprintf(bgw->bgw_type, BGW_MAXLEN, "%s", type);
+}
+
 /* Register the launcher; called from _PG_init during preload. */
 void
 session_worker_register(void)
 {
 	BackgroundWorker bgw;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = LAUNCHER_RESTART_SECS;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "session");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "session_launcher_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "session prune launcher");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "session prune launcher");
+	describe_worker(&bgw, "session_launcher_main", "session prune launcher",
+					LAUNCHER_RESTART_SECS);
 	RegisterBackgroundWorker(&bgw);
 }
 
@@ -133,14 +143,9 @@ run_worker(Oid dboid)
 	session_shared->report.dboid = dboid;
 	LWLockRelease(session_shared->lock);
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "session");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "session_prune_worker_main");
+	describe_worker(&bgw, "session_prune_worker_main", "session prune worker",
+					BGW_NEVER_RESTART);
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "session prune worker for database %u", dboid);
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "session prune worker");
 	bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
 	bgw.bgw_notify_pid = MyProcPid;
 

@@ -160,14 +160,15 @@ def table_stats(table, db="bench"):
     return int(upd), int(hot)
 
 
-def spread_last_writes(db="bench"):
-    """Leave the sessions as continuous traffic would: each one's last write
-    (expiry roll) somewhere in the last session.touch_interval.  A store
-    that was just loaded, or left idle for a minute, would otherwise have
-    every session due for a write at once."""
-    psql("UPDATE session_internal.sessions "
-         "SET expires_at = now() + idle_timeout - random() * "
-         "(current_setting('session.touch_interval')::interval)", db=db)
+def spread_last_writes(db="bench", stride=1):
+    """Leave the active sessions (every stride-th) as continuous traffic
+    would: each one's last write (expiry roll) somewhere in the last
+    session.touch_interval.  A store that was just loaded, or left idle for
+    a minute, would otherwise have every session due for a write at once."""
+    psql("UPDATE session_internal.sessions s "
+         "SET expires_at = now() + s.idle_timeout - random() * "
+         "(current_setting('session.touch_interval')::interval) "
+         f"FROM bench.keys k WHERE k.n % {stride} = 0 AND s.user_id = 'user' || k.n", db=db)
     psql("VACUUM session_internal.sessions", db=db)
 
 
@@ -177,7 +178,7 @@ def measure(out, args, wid, side, nvar, active=None):
     script = ours if side == "session" else base
     table = SESSION_TABLE if side == "session" else BASELINE_TABLE
     if side == "session" and wid == 1:
-        spread_last_writes()
+        spread_last_writes(stride=max(nvar // (active or nvar), 1))
     lsn0 = psql("SELECT pg_current_wal_lsn()")
     upd0, hot0 = table_stats(table)
     tps, ntx = pgbench(out, f"w{wid}-{side}", script, args.seconds, args,

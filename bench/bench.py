@@ -477,7 +477,7 @@ def chart(out, s, scale):
             f.write(f"\"1 at {scale['n']} stored\"\t{sc['session']['tps']:.0f}\t"
                     f"{sc['baseline']['tps']:.0f}\n")
     gp = f"""
-set terminal pngcairo size 1200,600 font ",10"
+set terminal pngcairo size 1200,600 font ",10" noenhanced
 set output "{os.path.join(out, 'chart.png')}"
 set title "requests per second: session vs express-session + connect-pg-simple statements"
 set style data histogram

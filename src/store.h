@@ -1,8 +1,10 @@
 /*
  * store.h
- *		Session rows in session_internal.sessions, reached through SPI plans
- *		prepared once per backend.  Callers hold an SPI connection; values
- *		handed back live in SPI memory until SPI_finish.
+ *		Session rows in session_internal.sessions.  session_store_lookup reads
+ *		through the index directly and hands back values in the caller's
+ *		memory; the other functions run SPI plans prepared once per backend,
+ *		need a session_sql_begin() scope, and hand back values that live in
+ *		SPI memory until session_sql_end().
  */
 #ifndef SESSION_STORE_H
 #define SESSION_STORE_H

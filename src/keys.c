@@ -11,13 +11,11 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -66,7 +64,6 @@ load_keys(void)
 	static SPIPlanPtr plan = NULL;
 	OwnerScope	scope;
 	MemoryContext oldcxt;
-	Oid			nspid;
 	int			rc;
 	uint64		i;
 
@@ -80,10 +77,7 @@ load_keys(void)
 		callback_registered = true;
 	}
 
-	nspid = get_namespace_oid(SESSION_INTERNAL_SCHEMA, false);
-	keys_relid = get_relname_relid("keys", nspid);
-	if (!OidIsValid(keys_relid))
-		elog(ERROR, "signing key table is missing");
+	keys_relid = session_internal_relid("keys", false);
 
 	discard_cached_keys();
 

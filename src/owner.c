@@ -15,12 +15,10 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "owner.h"
@@ -34,13 +32,7 @@ session_tables_owner(void)
 	HeapTuple	tup;
 	Oid			owner;
 
-	relid = get_relname_relid("sessions",
-							  get_namespace_oid(SESSION_INTERNAL_SCHEMA, false));
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("session storage is missing"),
-				 errhint("Reinstall the extension with DROP EXTENSION session; CREATE EXTENSION session;")));
+	relid = session_internal_relid("sessions", false);
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);

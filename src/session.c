@@ -1,7 +1,8 @@
 /*
  * session.c
  *		Module entry point: the session.* settings and, when preloaded, the
- *		shared memory and the background prune launcher.
+ *		shared memory and the background prune launcher; and the lookup of
+ *		the extension's own tables.
  *
  * Every setting is superuser-only (PGC_SUSET): an application role may not
  * lengthen its own sessions' lifetime or change how often touches write.
@@ -10,8 +11,10 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "catalog/namespace.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "session.h"
 #include "shmem.h"
@@ -26,6 +29,25 @@ int			session_prune_batch_size = 1000;
 int			session_prune_interval = SECS_PER_DAY;
 
 void		_PG_init(void);
+
+/*
+ * The OID of one of the extension's tables in session_internal.  Missing,
+ * it is an error unless missing_ok, when InvalidOid is returned.
+ */
+Oid
+session_internal_relid(const char *relname, bool missing_ok)
+{
+	Oid			relid = get_relname_relid(relname,
+										  get_namespace_oid(SESSION_INTERNAL_SCHEMA,
+															missing_ok));
+
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("session storage table \"%s\" is missing", relname),
+				 errhint("Reinstall the extension with DROP EXTENSION session; CREATE EXTENSION session;")));
+	return relid;
+}
 
 void
 _PG_init(void)

@@ -13,6 +13,8 @@
 /* browsers cap a cookie's Max-Age at 400 days; so do we, for any timeout */
 #define SESSION_MAX_TIMEOUT_SECS (400 * SECS_PER_DAY)
 
+extern Oid	session_internal_relid(const char *relname, bool missing_ok);
+
 /* GUCs, in seconds (see session.c) */
 extern int	session_idle_timeout;
 extern int	session_absolute_timeout;

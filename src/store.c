@@ -22,13 +22,11 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/datetime.h"
@@ -238,12 +236,7 @@ read_session(const uint8 *hash, SessionRecord *rec, Interval **idle)
 	TupleTableSlot *slot;
 	bool		found = false;
 
-	relid = get_relname_relid("sessions",
-							  get_namespace_oid(SESSION_INTERNAL_SCHEMA, false));
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("session storage is missing")));
+	relid = session_internal_relid("sessions", false);
 	rel = table_open(relid, AccessShareLock);
 	check_columns(rel);
 	pkey = RelationGetPrimaryKeyIndex(rel);

@@ -21,7 +21,6 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
@@ -38,7 +37,6 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -354,7 +352,6 @@ may_proceed(void)
 {
 	static const char *const tables[] = {"sessions", "keys", "prune_state"};
 	LOCKTAG		tag;
-	Oid			nspid;
 	int			i;
 
 	if (!OidIsValid(get_extension_oid("session", true)))
@@ -365,12 +362,9 @@ may_proceed(void)
 	if (LockAcquire(&tag, AccessShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 		return false;
 
-	nspid = get_namespace_oid(SESSION_INTERNAL_SCHEMA, true);
-	if (!OidIsValid(nspid))
-		return false;
 	for (i = 0; i < lengthof(tables); i++)
 	{
-		Oid			relid = get_relname_relid(tables[i], nspid);
+		Oid			relid = session_internal_relid(tables[i], true);
 
 		if (!OidIsValid(relid) ||
 			!ConditionalLockRelationOid(relid, RowExclusiveLock))

@@ -4,9 +4,11 @@
  *		shared memory and the background prune launcher; and the lookup of
  *		the extension's own tables.
  *
- * Every setting is superuser-only (PGC_SUSET): an application role may not
- * lengthen its own sessions' lifetime or change how often touches write.
- * Defaults for a role or database go through ALTER ROLE/DATABASE ... SET.
+ * Every setting that decides a session's lifetime or how often touches write
+ * is superuser-only (PGC_SUSET): an application role may not lengthen its
+ * own sessions.  Defaults for a role or database go through ALTER
+ * ROLE/DATABASE ... SET.  session.touch_synchronous_commit only trades a
+ * caller's own durability, like synchronous_commit, so anyone may set it.
  */
 #include "postgres.h"
 
@@ -18,6 +20,7 @@
 
 #include "session.h"
 #include "shmem.h"
+#include "touch_commit.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -84,6 +87,15 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("session.touch_synchronous_commit",
+							 "Whether a transaction whose only writes are touches waits for its WAL to reach disk.",
+							 "Off: such a commit is asynchronous; a crash can lose the last expiry rolls (up to 3 x wal_writer_delay), never a session or its data.",
+							 &session_touch_synchronous_commit,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("session.prune_batch_size",
 							"Expired sessions deleted per batch by session_prune().",

@@ -35,6 +35,7 @@
 #include "owner.h"
 #include "session.h"
 #include "store.h"
+#include "touch_commit.h"
 
 #define SESSIONS	SESSION_INTERNAL_SCHEMA ".sessions"
 #define OP(o)		" OPERATOR(pg_catalog." o ") "
@@ -297,6 +298,7 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
+	bool		clean;
 
 	if (!read_session(hash, rec, &idle))
 		return LOOKUP_NOT_FOUND;
@@ -325,8 +327,10 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 	args[1] = TimestampTzGetDatum(target);
 	args[2] = TimestampTzGetDatum(now);
 
+	clean = session_touch_commit_clean();
 	session_sql_begin(&scope);
 	expect(run_query(Q_EXTEND, args, NULL, false, 1), SPI_OK_UPDATE_RETURNING);
+	session_touch_commit_wrote(clean);
 
 	/* destroyed or regenerated since we looked: it stays gone */
 	if (SPI_processed == 0)

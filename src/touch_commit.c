@@ -1,0 +1,99 @@
+/*
+ * touch_commit.c
+ *		How a transaction whose only writes are touches commits.
+ *
+ * A touch that rolls a session's idle expiry forward writes one HOT update,
+ * and an ordinary commit then waits for the WAL to reach disk: that flush,
+ * not the update, is most of what a writing touch costs.  Losing such a
+ * write in a crash loses nothing a user can see but a little idle time (the
+ * session keeps the expiry it had before; it is never revived, lost or
+ * changed), so unless session.touch_synchronous_commit is on, a transaction
+ * whose only WAL is touch writes commits as with synchronous_commit = off:
+ * the walwriter flushes it within 3 x wal_writer_delay.
+ *
+ * "Only" is checked, not assumed: the decision is made just before commit,
+ * and only if the transaction had no XID before its first touch write and
+ * has written no WAL since its last one.  Anything else it does that writes
+ * WAL (a row, a sequence, a page prune) keeps the normal, durable commit.
+ * Session creation, regeneration, data changes and destruction always
+ * commit durably.
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "utils/guc.h"
+
+#include "touch_commit.h"
+
+bool		session_touch_synchronous_commit = false;
+
+/* The transaction whose WAL so far is touch writes only, and its WAL end. */
+static TransactionId touch_only_xid = InvalidTransactionId;
+static XLogRecPtr touch_only_end = InvalidXLogRecPtr;
+static bool callback_registered = false;
+
+static void
+touch_commit_xact_callback(XactEvent event, void *arg)
+{
+	bool		eligible;
+
+	if (!TransactionIdIsValid(touch_only_xid))
+		return;
+
+	eligible = (event == XACT_EVENT_PRE_COMMIT &&
+				!session_touch_synchronous_commit &&
+				synchronous_commit > SYNCHRONOUS_COMMIT_OFF &&
+				TransactionIdEquals(touch_only_xid, GetTopTransactionIdIfAny()) &&
+				XactLastRecEnd == touch_only_end);
+
+	touch_only_xid = InvalidTransactionId;
+	touch_only_end = InvalidXLogRecPtr;
+
+	if (eligible)
+	{
+		/* as SET LOCAL: undone when this commit ends */
+		(void) set_config_option("synchronous_commit", "off",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+		ereport(DEBUG1,
+				(errmsg_internal("session: committing without waiting for the WAL flush, the transaction's only writes were session expiry rolls")));
+	}
+}
+
+/*
+ * Whether the current transaction has written nothing yet but touches:
+ * call before a touch's update.
+ */
+bool
+session_touch_commit_clean(void)
+{
+	TransactionId xid = GetTopTransactionIdIfAny();
+
+	if (!TransactionIdIsValid(xid))
+		return true;
+	return TransactionIdEquals(xid, touch_only_xid) &&
+		XactLastRecEnd == touch_only_end;
+}
+
+/*
+ * Record a touch's update, just after it; clean is what
+ * session_touch_commit_clean() said just before it.
+ */
+void
+session_touch_commit_wrote(bool clean)
+{
+	if (!clean)
+	{
+		touch_only_xid = InvalidTransactionId;
+		return;
+	}
+	if (!callback_registered)
+	{
+		RegisterXactCallback(touch_commit_xact_callback, NULL);
+		callback_registered = true;
+	}
+	touch_only_xid = GetTopTransactionIdIfAny();
+	touch_only_end = XactLastRecEnd;
+}

@@ -163,6 +163,23 @@ plus_interval(TimestampTz t, Interval *iv)
 												   IntervalPGetDatum(iv)));
 }
 
+/*
+ * Set up the tuplestore of a set-returning call.  The executor has already
+ * worked out the result row type (expectedDesc): using it spares building
+ * the descriptor again from pg_proc on every call.
+ */
+static void
+init_result(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bits32		flags = 0;
+
+	if (rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
+		rsinfo->expectedDesc != NULL)
+		flags = MAT_SRF_USE_EXPECTED_DESC;
+	InitMaterializedSRF(fcinfo, flags);
+}
+
 /* Emit rec as the one row of a session_touch/session_get result. */
 static void
 emit_record(FunctionCallInfo fcinfo, const SessionRecord *rec)
@@ -189,7 +206,7 @@ lookup(FunctionCallInfo fcinfo, bool extend)
 	SessionRecord rec;
 	SessionLookup result;
 
-	InitMaterializedSRF(fcinfo, 0);
+	init_result(fcinfo);
 	if (extend)
 		session_count(SC_TOUCHES, 1);
 	if (!verified_token(fcinfo, 0, hash))
@@ -409,7 +426,7 @@ session_list(PG_FUNCTION_ARGS)
 	uint64		n;
 	uint64		i;
 
-	InitMaterializedSRF(fcinfo, 0);
+	init_result(fcinfo);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 

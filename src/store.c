@@ -25,6 +25,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
@@ -54,7 +55,6 @@ typedef enum StoreQueryId
 	Q_DESTROY,
 	Q_DESTROY_USER,
 	Q_LIST,
-	Q_PRUNE_BATCH,
 	NUM_QUERIES
 } StoreQueryId;
 
@@ -117,24 +117,6 @@ static const StoreQuery queries[NUM_QUERIES] = {
 		" WHERE user_id" OP("=") "$1 AND expires_at" OP(">") "$2"
 		" ORDER BY created_at, expires_at",
 		2, {TEXTOID, TIMESTAMPTZOID}
-	},
-	[Q_PRUNE_BATCH] = {
-		/*
-		 * A TID range scan from where the last batch stopped, so a whole
-		 * prune reads the heap once and needs no index on expires_at (which
-		 * would make every touch a non-HOT update).  Rows that a request is
-		 * changing are skipped, not waited for; the lock recheck drops any
-		 * that a touch has just extended.
-		 */
-		"WITH batch AS (SELECT ctid FROM " SESSIONS
-		" WHERE ctid" OP(">") "$1 AND expires_at" OP("<=") "$2"
-		" LIMIT $3 FOR UPDATE SKIP LOCKED),"
-		" deleted AS (DELETE FROM " SESSIONS
-		" WHERE ctid" OP("=") "ANY (ARRAY(SELECT ctid FROM batch)) RETURNING 1)"
-		" SELECT (SELECT pg_catalog.count(*) FROM deleted),"
-		" (SELECT pg_catalog.count(*) FROM batch),"
-		" (SELECT pg_catalog.max(ctid) FROM batch)",
-		3, {TIDOID, TIMESTAMPTZOID, INT4OID}
 	},
 };
 
@@ -491,32 +473,64 @@ session_store_list(text *user_id, TimestampTz now)
  * Delete up to limit sessions that expired by now, found after the tuple
  * *after in physical order.  *after moves past what was examined; *more
  * says whether another batch may find anything.  Returns rows deleted.
+ *
+ * Straight through the heap, as a DELETE's executor would, but without
+ * waiting: a row that another transaction is changing or holds locked (a
+ * request, or an application's open transaction) is skipped and left for
+ * the next run, so a prune never waits on a request and no request waits
+ * on a prune for longer than a page's lock.  A TID range scan reads the
+ * heap once per run and needs no index on expires_at, which would make
+ * every touch a non-HOT update.
  */
 uint64
 session_store_prune_batch(ItemPointer after, TimestampTz now, int limit,
 						  bool *more)
 {
-	Datum		args[3];
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
-	int64		deleted;
-	int64		examined;
-	Datum		last;
+	Relation	rel;
+	Snapshot	snapshot;
+	CommandId	cid;
+	ItemPointerData mintid;
+	ItemPointerData maxtid;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	int			examined = 0;
+	uint64		deleted = 0;
 
-	args[0] = PointerGetDatum(after);
-	args[1] = TimestampTzGetDatum(now);
-	args[2] = Int32GetDatum(limit);
+	rel = table_open(session_internal_relid("sessions", false),
+					 RowExclusiveLock);
+	check_columns(rel);
 
-	expect(run_query(Q_PRUNE_BATCH, args, NULL, false, 0), SPI_OK_SELECT);
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	deleted = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	examined = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-	last = SPI_getbinval(tup, desc, 3, &isnull);
+	/* see what earlier batches of this transaction deleted */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	cid = GetCurrentCommandId(true);
 
-	*more = (examined >= limit && !isnull);
-	if (!isnull)
-		ItemPointerCopy((ItemPointer) DatumGetPointer(last), after);
-	return (uint64) deleted;
+	ItemPointerSet(&mintid, ItemPointerGetBlockNumberNoCheck(after),
+				   ItemPointerGetOffsetNumberNoCheck(after) + 1);
+	ItemPointerSet(&maxtid, MaxBlockNumber, MaxOffsetNumber);
+	scan = table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid);
+	slot = table_slot_create(rel, NULL);
+
+	while (examined < limit &&
+		   table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		TM_FailureData tmfd;
+
+		CHECK_FOR_INTERRUPTS();
+		ItemPointerCopy(&slot->tts_tid, after);
+		if (DatumGetTimestampTz(slot_getattr(slot, COL_EXPIRES_AT, &isnull)) > now)
+			continue;
+		examined++;
+		if (table_tuple_delete(rel, &slot->tts_tid, cid, snapshot,
+							   InvalidSnapshot, false, &tmfd, false) == TM_Ok)
+			deleted++;
+	}
+	*more = (examined >= limit);
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+	return deleted;
 }

@@ -117,12 +117,25 @@ INSERT INTO session_internal.sessions
 SELECT sha256(i::text::bytea), 1, 'bulk', '{}', now() - interval '2 hours',
        now() - interval '1 hour', NULL, interval '1 hour'
 FROM generate_series(1, 2500) i;
+-- (with long pauses between bursts: pacing changes timing, not results)
 SET session.prune_batch_size = 100;
+SET session.prune_pause_ratio = 5;
 SELECT session_prune() AS pruned;
+RESET session.prune_pause_ratio;
 RESET session.prune_batch_size;
 SELECT count(*) AS expired_after FROM session_internal.sessions WHERE expires_at <= now();
 SELECT count(*) = :live_before AS live_kept FROM session_internal.sessions;
 SELECT session_prune() AS pruned_again;
+-- and with no pauses at all
+INSERT INTO session_internal.sessions
+    (id_hash, key_id, user_id, data, created_at, expires_at, absolute_expires_at, idle_timeout)
+SELECT sha256(('b' || i)::bytea), 1, 'bulk', '{}', now() - interval '2 hours',
+       now() - interval '1 hour', NULL, interval '1 hour'
+FROM generate_series(1, 1500) i;
+SET session.prune_pause_ratio = 0;
+SELECT session_prune() AS pruned_unpaced;
+RESET session.prune_pause_ratio;
+SELECT count(*) = :live_before AS live_kept FROM session_internal.sessions;
 
 -- A touch that writes is a HOT update: no index covers what it changes.
 SET session.touch_interval = 0;

@@ -47,6 +47,7 @@ SET session.touch_interval = 0;
 SET session.idle_timeout = '400d';
 SET session.absolute_timeout = 0;
 SET session.prune_batch_size = 1;
+SET session.prune_pause_ratio = 0;
 
 -- No key shows in settings.
 SELECT name FROM pg_settings WHERE name LIKE 'session.%' ORDER BY 1;

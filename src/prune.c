@@ -6,8 +6,14 @@
  *		in session_internal.prune_state, which also carries the schedule
  *		across restarts.
  *
- * Callers of prune_step, prune_finish and prune_last_start hold a
- * session_sql_begin() scope.
+ * A run works in bursts of about PRUNE_BURST_USECS and after each pauses
+ * session.prune_pause_ratio times as long as the burst took: requests that
+ * share a CPU with a prune then wait for a fraction of a millisecond at
+ * most, however large the backlog.  (Pausing between batches instead made
+ * either the bursts or the batches' overhead too large.)
+ *
+ * Callers of prune_finish and prune_last_start hold a session_sql_begin()
+ * scope.
  */
 #include "postgres.h"
 
@@ -16,6 +22,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/wait_event.h"
 
 #include "keys.h"
 #include "owner.h"
@@ -25,6 +32,8 @@
 
 #define PRUNE_STATE SESSION_INTERNAL_SCHEMA ".prune_state"
 
+#define PRUNE_BURST_USECS 250
+
 void
 prune_begin(PruneRun *run)
 {
@@ -33,15 +42,39 @@ prune_begin(PruneRun *run)
 	run->deleted = 0;
 	run->batches = 0;
 	run->more = true;
+	run->working_since = 0;
+}
+
+/* Pause once a burst of work has lasted long enough; see the top. */
+static void
+prune_pace(void *arg)
+{
+	PruneRun   *run = (PruneRun *) arg;
+	TimestampTz now = GetCurrentTimestamp();
+	long		worked = (long) (now - run->working_since);
+
+	if (worked < PRUNE_BURST_USECS)
+		return;
+	if (session_prune_pause_ratio > 0)
+	{
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
+		pg_usleep((long) Min(worked * session_prune_pause_ratio,
+							 (double) USECS_PER_SEC));
+		pgstat_report_wait_end();
+		CHECK_FOR_INTERRUPTS();
+		now = GetCurrentTimestamp();
+	}
+	run->working_since = now;
 }
 
 /* Delete one batch of sessions that expired before the run began. */
 void
 prune_step(PruneRun *run)
 {
+	run->working_since = GetCurrentTimestamp();
 	run->deleted += session_store_prune_batch(&run->after, run->start,
 											  session_prune_batch_size,
-											  &run->more);
+											  &run->more, prune_pace, run);
 	run->batches++;
 }
 
@@ -96,9 +129,9 @@ prune_last_start(TimestampTz *last_start)
 
 /*
  * session_prune(): delete expired sessions in batches of
- * session.prune_batch_size.  Called from SQL it runs inside the caller's
- * transaction; each batch is still short, skips rows that requests hold,
- * and locks only the expired rows it deletes.
+ * session.prune_batch_size, pausing between them.  Called from SQL it runs
+ * inside the caller's transaction; each batch is still short, skips rows
+ * that other transactions hold, and locks only the expired rows it deletes.
  */
 PG_FUNCTION_INFO_V1(session_prune);
 Datum

@@ -16,6 +16,7 @@ typedef struct PruneRun
 	uint64		deleted;
 	uint64		batches;
 	bool		more;			/* another batch may find something */
+	TimestampTz working_since;	/* start of the work since the last pause */
 } PruneRun;
 
 extern void prune_begin(PruneRun *run);

@@ -30,6 +30,7 @@ int			session_absolute_timeout = 30 * SECS_PER_DAY;
 int			session_touch_interval = 60;
 int			session_prune_batch_size = 1000;
 int			session_prune_interval = SECS_PER_DAY;
+double		session_prune_pause_ratio = 1.0;
 
 void		_PG_init(void);
 
@@ -107,6 +108,17 @@ _PG_init(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("session.prune_pause_ratio",
+							 "Pause after each prune batch, as a multiple of the time the batch took; 0 runs batches back to back.",
+							 NULL,
+							 &session_prune_pause_ratio,
+							 1.0,
+							 0.0,
+							 100.0,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("session.prune_interval",
 							"Time between background prunes of each database; 0 turns the prune worker off.",

@@ -21,5 +21,6 @@ extern int	session_absolute_timeout;
 extern int	session_touch_interval;
 extern int	session_prune_batch_size;
 extern int	session_prune_interval;
+extern double session_prune_pause_ratio;
 
 #endif							/* SESSION_H */

@@ -473,6 +473,7 @@ session_store_list(text *user_id, TimestampTz now)
  * Delete up to limit sessions that expired by now, found after the tuple
  * *after in physical order.  *after moves past what was examined; *more
  * says whether another batch may find anything.  Returns rows deleted.
+ * pace, if given, is called every 32 rows scanned.
  *
  * Straight through the heap, as a DELETE's executor would, but without
  * waiting: a row that another transaction is changing or holds locked (a
@@ -484,7 +485,7 @@ session_store_list(text *user_id, TimestampTz now)
  */
 uint64
 session_store_prune_batch(ItemPointer after, TimestampTz now, int limit,
-						  bool *more)
+						  bool *more, PrunePacer pace, void *pace_arg)
 {
 	Relation	rel;
 	Snapshot	snapshot;
@@ -495,6 +496,7 @@ session_store_prune_batch(ItemPointer after, TimestampTz now, int limit,
 	TupleTableSlot *slot;
 	int			examined = 0;
 	uint64		deleted = 0;
+	uint32		scanned = 0;
 
 	rel = table_open(session_internal_relid("sessions", false),
 					 RowExclusiveLock);
@@ -518,6 +520,8 @@ session_store_prune_batch(ItemPointer after, TimestampTz now, int limit,
 		TM_FailureData tmfd;
 
 		CHECK_FOR_INTERRUPTS();
+		if (pace != NULL && ++scanned % 32 == 0)
+			pace(pace_arg);
 		ItemPointerCopy(&slot->tts_tid, after);
 		if (DatumGetTimestampTz(slot_getattr(slot, COL_EXPIRES_AT, &isnull)) > now)
 			continue;

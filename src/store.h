@@ -57,7 +57,12 @@ extern int64 session_store_destroy_user(text *user_id,
 										const uint8 *except_hash,
 										TimestampTz now);
 extern uint64 session_store_list(text *user_id, TimestampTz now);
+
+/* called every few rows by a prune batch, so that its caller can pace it */
+typedef void (*PrunePacer) (void *arg);
+
 extern uint64 session_store_prune_batch(ItemPointer after, TimestampTz now,
-										int limit, bool *more);
+										int limit, bool *more,
+										PrunePacer pace, void *pace_arg);
 
 #endif							/* SESSION_STORE_H */

@@ -132,6 +132,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("session");
+	session_touch_commit_init();
 
 	/* shared memory and the worker exist only when preloaded */
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)

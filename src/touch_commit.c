@@ -32,7 +32,6 @@ bool		session_touch_synchronous_commit = false;
 /* The transaction whose WAL so far is touch writes only, and its WAL end. */
 static TransactionId touch_only_xid = InvalidTransactionId;
 static XLogRecPtr touch_only_end = InvalidXLogRecPtr;
-static bool callback_registered = false;
 
 static void
 touch_commit_xact_callback(XactEvent event, void *arg)
@@ -53,12 +52,15 @@ touch_commit_xact_callback(XactEvent event, void *arg)
 
 	if (eligible)
 	{
-		/* as SET LOCAL: undone when this commit ends */
-		(void) set_config_option("synchronous_commit", "off",
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_LOCAL, true, 0, false);
-		ereport(DEBUG1,
-				(errmsg_internal("session: committing without waiting for the WAL flush, the transaction's only writes were session expiry rolls")));
+		/*
+		 * As SET LOCAL: undone when this commit ends.  Should it fail, the
+		 * commit is merely durable: WARNING, never an error at commit.
+		 */
+		if (set_config_option("synchronous_commit", "off",
+							  PGC_USERSET, PGC_S_SESSION,
+							  GUC_ACTION_LOCAL, true, WARNING, false) > 0)
+			ereport(DEBUG1,
+					(errmsg_internal("session: committing without waiting for the WAL flush, the transaction's only writes were session expiry rolls")));
 	}
 }
 
@@ -89,11 +91,17 @@ session_touch_commit_wrote(bool clean)
 		touch_only_xid = InvalidTransactionId;
 		return;
 	}
-	if (!callback_registered)
-	{
-		RegisterXactCallback(touch_commit_xact_callback, NULL);
-		callback_registered = true;
-	}
 	touch_only_xid = GetTopTransactionIdIfAny();
 	touch_only_end = XactLastRecEnd;
+}
+
+/*
+ * Called once, from _PG_init.  Transaction callbacks run newest first, so
+ * registering early lets the pre-commit callbacks of libraries loaded
+ * later write their WAL before this one looks.
+ */
+void
+session_touch_commit_init(void)
+{
+	RegisterXactCallback(touch_commit_xact_callback, NULL);
 }

@@ -7,6 +7,7 @@
 
 extern bool session_touch_synchronous_commit;
 
+extern void session_touch_commit_init(void);
 extern bool session_touch_commit_clean(void);
 extern void session_touch_commit_wrote(bool clean);
 

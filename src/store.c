@@ -5,10 +5,11 @@
  *
  * Rows are keyed by the SHA-256 of the id, never the id itself.  Only
  * id_hash and user_id are indexed, so a touch that moves expires_at is a HOT
- * update.  The per-request read is a direct primary-key index probe (no SQL,
- * no executor); everything else is SQL through SPI, run as the extension's
- * owner (owner.c), prepared once per backend and kept, with every schema and
- * operator named so that nothing planted in a search_path is ever used.
+ * update.  The per-request read is a direct primary-key index probe and the
+ * prune a direct heap scan (no SQL, no executor); everything else is SQL
+ * through SPI, run as the extension's owner (owner.c), prepared once per
+ * backend and kept, with every schema and operator named so that nothing
+ * planted in a search_path is ever used.
  * Callers of the SPI functions hold a session_sql_begin() scope.
  *
  * Every row keeps expires_at <= absolute_expires_at (a table constraint),
@@ -478,10 +479,11 @@ session_store_list(text *user_id, TimestampTz now)
  * Straight through the heap, as a DELETE's executor would, but without
  * waiting: a row that another transaction is changing or holds locked (a
  * request, or an application's open transaction) is skipped and left for
- * the next run, so a prune never waits on a request and no request waits
- * on a prune for longer than a page's lock.  A TID range scan reads the
- * heap once per run and needs no index on expires_at, which would make
- * every touch a non-HOT update.
+ * the next run, so a prune never waits on a request.  Requests never wait
+ * on a prune either, since they only change live sessions (ending an
+ * expired one is the exception: it waits for the batch).  A TID range scan
+ * reads the heap once per run and needs no index on expires_at, which would
+ * make every touch a non-HOT update.
  */
 uint64
 session_store_prune_batch(ItemPointer after, TimestampTz now, int limit,

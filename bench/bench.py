@@ -487,12 +487,15 @@ def report(out, args, results, scale, prune, nvar):
     if prune:
         rs = statistics.median(x["rows_per_s"] for x in prune["runs"]["session"])
         rb = statistics.median(x["rows_per_s"] for x in prune["runs"]["baseline"])
-        pb = [x["p99_before"] for x in prune["runs"]["session"] if x["p99_before"]]
-        pd = [x["p99_during"] for x in prune["runs"]["session"] if x["p99_during"]]
-        p99_ratio = statistics.median(pd) / statistics.median(pb) if pb and pd else None
+        # each run's during against its own before, as the other ratios
+        # compare only measurements made side by side
+        pr = [x["p99_during"] / x["p99_before"] for x in prune["runs"]["session"]
+              if x["p99_before"] and x["p99_during"]]
+        p99_ratio = statistics.median(pr) if pr else None
         target("prune rows/s vs the single DELETE", f"{rs / rb:.2f}x", "≥ 0.5x", rs / rb >= 0.5)
-        target("request p99 during session_prune vs before",
-               f"{fmt(p99_ratio, '.2f')}x", "≤ 2x", p99_ratio is not None and p99_ratio <= 2)
+        target("request p99 during session_prune vs before (median of the runs' ratios)",
+               f"{fmt(p99_ratio, '.2f')}x ({', '.join(f'{x:.2f}x' for x in pr)})", "≤ 2x",
+               p99_ratio is not None and p99_ratio <= 2)
     if scale and 1 in s:
         r = ratio(statistics.median(m["tps"] for m in scale["runs"]["session"]),
                   statistics.median(m["tps"] for m in scale["small"]["session"]))

@@ -7,10 +7,10 @@
  *		across restarts.
  *
  * A run works in bursts of about PRUNE_BURST_USECS and after each pauses
- * session.prune_pause_ratio times as long as the burst took: requests that
- * share a CPU with a prune then wait for a fraction of a millisecond at
- * most, however large the backlog.  (Pausing between batches instead made
- * either the bursts or the batches' overhead too large.)
+ * session.prune_pause_ratio times as long as the burst took, so that a
+ * large backlog leaves requests on a small machine their share of the CPU
+ * and the WAL writer.  (Pausing between batches instead made either the
+ * bursts or the batches' overhead too large.)
  *
  * Callers of prune_finish and prune_last_start hold a session_sql_begin()
  * scope.

@@ -110,7 +110,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomRealVariable("session.prune_pause_ratio",
-							 "Pause after each prune batch, as a multiple of the time the batch took; 0 runs batches back to back.",
+							 "Pause after each burst of prune work (about 0.25 ms), as a multiple of the burst's time; 0 never pauses.",
 							 NULL,
 							 &session_prune_pause_ratio,
 							 1.0,

@@ -141,12 +141,12 @@ session_prune(PG_FUNCTION_ARGS)
 	OwnerScope	scope;
 
 	prune_begin(&run);
-	session_sql_begin(&scope);
 	while (run.more)
 	{
 		CHECK_FOR_INTERRUPTS();
 		prune_step(&run);
 	}
+	session_sql_begin(&scope);
 	prune_finish(&run);
 	session_sql_end(&scope);
 

@@ -2,7 +2,8 @@
  * store.h
  *		Session rows in session_internal.sessions.  session_store_lookup reads
  *		through the index directly and hands back values in the caller's
- *		memory; the other functions run SPI plans prepared once per backend,
+ *		memory, and session_store_prune_batch deletes through the heap
+ *		directly; the other functions run SPI plans prepared once per backend,
  *		need a session_sql_begin() scope, and hand back values that live in
  *		SPI memory until session_sql_end().
  */

@@ -470,9 +470,7 @@ session_prune_worker_main(Datum main_arg)
 			report_to_launcher(PRUNE_INTERRUPTED, has_last_start, last_start);
 			proc_exit(0);
 		}
-		session_sql_begin(&scope);
 		prune_step(&run);
-		session_sql_end(&scope);
 		end_work();
 	}
 

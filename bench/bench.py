@@ -568,7 +568,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--port", type=int, default=5488)
     ap.add_argument("--only", default=None,
-                    help="comma-separated workload numbers to run, e.g. 1,7 (default: all)")
+                    help="comma-separated workload numbers to run, e.g. 1,6; the ceiling (7) "
+                         "runs with workload 1 (default: all)")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny sizes and 1-second runs: proves the harness works")
     args = ap.parse_args()

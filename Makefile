@@ -11,11 +11,11 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith
 
 # pg_regress runs in a throwaway instance with the library preloaded.
-REGRESS = setup api expiry touch_commit errors token_format adversarial security oracle stats
+REGRESS = setup api expiry touch_commit direct_write errors token_format adversarial security oracle stats
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/session.conf
 
 # pg_isolation_regress, for races, in an instance of its own.
-ISOLATION = merge_race destroy_race regenerate_race prune_race destroy_user_race rotate_race
+ISOLATION = merge_race touch_race destroy_race regenerate_race prune_race destroy_user_race rotate_race
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=$(srcdir)/test/session.conf
 
 TAP_TESTS = 1

@@ -229,7 +229,6 @@ PG_FUNCTION_INFO_V1(session_create);
 Datum
 session_create(PG_FUNCTION_ARGS)
 {
-	OwnerScope	scope;
 	text	   *user_id = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	Jsonb	   *data = object_arg(fcinfo, 1, "data");
 	Interval   *idle;
@@ -258,10 +257,8 @@ session_create(PG_FUNCTION_ARGS)
 
 	key_id = new_token(token, hash);
 
-	session_sql_begin(&scope);
 	session_store_insert(hash, key_id, user_id, data, now, expires_at,
 						 absolute_at, absolute_none, idle);
-	session_sql_end(&scope);
 	session_count(SC_CREATES, 1);
 
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(token, SESSION_TOKEN_CHARS));

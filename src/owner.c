@@ -2,9 +2,10 @@
  * owner.c
  *		Acting as the extension's owner for the statements it issues.
  *
- * The API functions are not SECURITY DEFINER: the hot read path goes
- * straight to the index and heap and needs no privilege, and paying for a
- * role and search_path switch on every request would cost more than the
+ * The API functions are not SECURITY DEFINER: what runs on every request
+ * (the read, a touch's expiry write, the insert of a new session) goes
+ * straight to the heap and indexes and needs no privilege, and paying for
+ * a role and search_path switch on every request would cost more than the
  * rest of a touch.  Where SQL is issued (SPI), this switches to the owner
  * of the extension's tables the way PostgreSQL's own foreign-key triggers
  * do, with a restricted security context (no SET ROLE, no temp objects)

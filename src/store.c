@@ -5,12 +5,15 @@
  *
  * Rows are keyed by the SHA-256 of the id, never the id itself.  Only
  * id_hash and user_id are indexed, so a touch that moves expires_at is a HOT
- * update.  The per-request read is a direct primary-key index probe and the
- * prune a direct heap scan (no SQL, no executor); everything else is SQL
- * through SPI, run as the extension's owner (owner.c), prepared once per
- * backend and kept, with every schema and operator named so that nothing
- * planted in a search_path is ever used.
- * Callers of the SPI functions hold a session_sql_begin() scope.
+ * update.  What runs on every request goes through the access methods
+ * directly (no SQL, no executor): the read is a primary-key index probe,
+ * the expiry write of a touch a heap update and the insert of a new session
+ * a heap insert plus its index entries; the prune is a heap scan.
+ * Everything else is SQL through SPI, run as the extension's owner
+ * (owner.c), prepared once per backend and kept, with every schema and
+ * operator named so that nothing planted in a search_path is ever used.
+ * Callers of the SPI functions other than the lookup and the insert hold a
+ * session_sql_begin() scope.
  *
  * Every row keeps expires_at <= absolute_expires_at (a table constraint),
  * so "expires_at > now" alone decides whether a session is live.
@@ -24,9 +27,11 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
@@ -205,10 +210,12 @@ check_columns(Relation rel)
  * SQL, no executor, no privilege switch (nothing is written).  Like an SPI
  * query in a volatile function, it sees everything done so far in this
  * transaction, including earlier in the same statement.  On success the
- * values are copied into the current memory context.
+ * values are copied into the current memory context, and *stored is a copy
+ * of the row version they came from.
  */
 static bool
-read_session(const uint8 *hash, SessionRecord *rec, Interval **idle)
+read_session(const uint8 *hash, SessionRecord *rec, Interval **idle,
+			 HeapTuple *stored)
 {
 	Relation	rel;
 	Relation	idx;
@@ -252,6 +259,7 @@ read_session(const uint8 *hash, SessionRecord *rec, Interval **idle)
 			DatumGetTimestampTz(heap_getattr(tup, COL_ABSOLUTE_EXPIRES_AT, desc,
 											 &rec->absolute_null));
 		*idle = DatumGetIntervalP(heap_getattr(tup, COL_IDLE_TIMEOUT, desc, &isnull));
+		*stored = tup;
 		found = true;
 	}
 
@@ -261,6 +269,101 @@ read_session(const uint8 *hash, SessionRecord *rec, Interval **idle)
 	index_close(idx, NoLock);
 	table_close(rel, NoLock);
 	return found;
+}
+
+/*
+ * Writing rows directly: a request's insert or expiry update goes through
+ * the table AM and the indexes the way the executor's INSERT and UPDATE do,
+ * without planning, executor start-up or a privilege switch, which cost
+ * more than the write itself.  What the executor would add does not apply:
+ * the table's one CHECK (expires_at <= absolute_expires_at) holds by
+ * construction in every caller, and a table someone has put a trigger on
+ * is written through SQL instead (direct_writable), so the trigger fires.
+ */
+static Relation
+open_for_write(const char *command)
+{
+	Relation	rel;
+
+	/* a standby, or a transaction declared read only: as the executor says */
+	PreventCommandIfReadOnly(command);
+	rel = table_open(session_internal_relid("sessions", false),
+					 RowExclusiveLock);
+	check_columns(rel);
+	return rel;
+}
+
+static bool
+direct_writable(Relation rel)
+{
+	return rel->trigdesc == NULL &&
+		RelationGetDescr(rel)->natts == NUM_COLUMNS;
+}
+
+/*
+ * Add the index entries of the row version in slot, just written by an
+ * insert or by an update that could not be HOT; unique indexes check as
+ * they would for INSERT or UPDATE.
+ */
+static void
+index_new_version(Relation rel, TupleTableSlot *slot, bool update)
+{
+	EState	   *estate = CreateExecutorState();
+	MemoryContext oldcxt = MemoryContextSwitchTo(estate->es_query_cxt);
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+
+	/* no range table entry: no column counts as updated, as is the case */
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	(void) ExecInsertIndexTuples(rri, slot, estate, update, false, NULL, NIL);
+	ExecCloseIndices(rri);
+	MemoryContextSwitchTo(oldcxt);
+	FreeExecutorState(estate);
+}
+
+/*
+ * Move the expiry of the row version read as stored to target.  Returns
+ * false, having written nothing, if that version is no longer the newest
+ * (a set, merge, regenerate or destroy committed since it was read) or the
+ * table cannot be written directly: the caller then runs the UPDATE, which
+ * follows the row to its newest version as it always did.
+ */
+static bool
+extend_direct(HeapTuple stored, TimestampTz target)
+{
+	Relation	rel = open_for_write("UPDATE");
+	int			col = COL_EXPIRES_AT;
+	Datum		value = TimestampTzGetDatum(target);
+	bool		isnull = false;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	TM_Result	result;
+
+	if (!direct_writable(rel))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(heap_modify_tuple_by_cols(stored, RelationGetDescr(rel),
+												 1, &col, &value, &isnull),
+					   slot, true);
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	result = table_tuple_update(rel, &stored->t_self, slot,
+								GetCurrentCommandId(true), snapshot,
+								InvalidSnapshot, true, &tmfd, &lockmode,
+								&update_indexes);
+	UnregisterSnapshot(snapshot);
+	if (result == TM_Ok && update_indexes)
+		index_new_version(rel, slot, true);
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return result == TM_Ok;
 }
 
 /*
@@ -276,6 +379,7 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 {
 	Datum		args[3];
 	Interval   *idle;
+	HeapTuple	stored;
 	TimestampTz target;
 	OwnerScope	scope;
 	HeapTuple	tup;
@@ -283,7 +387,7 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 	bool		isnull;
 	bool		clean;
 
-	if (!read_session(hash, rec, &idle))
+	if (!read_session(hash, rec, &idle, &stored))
 		return LOOKUP_NOT_FOUND;
 	if (rec->expires_at <= now)
 		return LOOKUP_EXPIRED;
@@ -306,11 +410,18 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 		target - rec->expires_at < (int64) session_touch_interval * USECS_PER_SEC)
 		return LOOKUP_READ;
 
+	clean = session_touch_commit_clean();
+	if (extend_direct(stored, target))
+	{
+		session_touch_commit_wrote(clean);
+		rec->expires_at = target;
+		return LOOKUP_WROTE;
+	}
+
 	args[0] = hash_datum(hash);
 	args[1] = TimestampTzGetDatum(target);
 	args[2] = TimestampTzGetDatum(now);
 
-	clean = session_touch_commit_clean();
 	session_sql_begin(&scope);
 	expect(run_query(Q_EXTEND, args, NULL, false, 1), SPI_OK_UPDATE_RETURNING);
 	session_touch_commit_wrote(clean);
@@ -334,29 +445,52 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 	return LOOKUP_WROTE;
 }
 
+/* Store a new session.  Needs no SQL scope; takes one itself if it must. */
 void
 session_store_insert(const uint8 *hash, SessionKeyId key_id, text *user_id,
 					 Jsonb *data, TimestampTz now, TimestampTz expires_at,
 					 TimestampTz absolute_expires_at, bool absolute_null,
 					 Interval *idle_timeout)
 {
-	Datum		args[8];
-	char		nulls[8] = "        ";
+	Datum		values[NUM_COLUMNS];
+	bool		isnull[NUM_COLUMNS] = {0};
+	char		nulls[NUM_COLUMNS];
+	Relation	rel;
+	OwnerScope	scope;
+	int			i;
 
-	args[0] = hash_datum(hash);
-	args[1] = Int64GetDatum(key_id);
-	args[2] = PointerGetDatum(user_id);
-	if (user_id == NULL)
-		nulls[2] = 'n';
-	args[3] = JsonbPGetDatum(data);
-	args[4] = TimestampTzGetDatum(now);
-	args[5] = TimestampTzGetDatum(expires_at);
-	args[6] = TimestampTzGetDatum(absolute_expires_at);
-	if (absolute_null)
-		nulls[6] = 'n';
-	args[7] = IntervalPGetDatum(idle_timeout);
+	values[COL_ID_HASH - 1] = hash_datum(hash);
+	values[COL_KEY_ID - 1] = Int64GetDatum(key_id);
+	values[COL_USER_ID - 1] = PointerGetDatum(user_id);
+	isnull[COL_USER_ID - 1] = (user_id == NULL);
+	values[COL_DATA - 1] = JsonbPGetDatum(data);
+	values[COL_CREATED_AT - 1] = TimestampTzGetDatum(now);
+	values[COL_EXPIRES_AT - 1] = TimestampTzGetDatum(expires_at);
+	values[COL_ABSOLUTE_EXPIRES_AT - 1] = TimestampTzGetDatum(absolute_expires_at);
+	isnull[COL_ABSOLUTE_EXPIRES_AT - 1] = absolute_null;
+	values[COL_IDLE_TIMEOUT - 1] = IntervalPGetDatum(idle_timeout);
 
-	expect(run_query(Q_INSERT, args, nulls, false, 0), SPI_OK_INSERT);
+	rel = open_for_write("INSERT");
+	if (direct_writable(rel))
+	{
+		TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel),
+														&TTSOpsHeapTuple);
+
+		ExecStoreHeapTuple(heap_form_tuple(RelationGetDescr(rel), values, isnull),
+						   slot, true);
+		table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+		index_new_version(rel, slot, false);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+		return;
+	}
+	table_close(rel, NoLock);
+
+	for (i = 0; i < NUM_COLUMNS; i++)
+		nulls[i] = isnull[i] ? 'n' : ' ';
+	session_sql_begin(&scope);
+	expect(run_query(Q_INSERT, values, nulls, false, 0), SPI_OK_INSERT);
+	session_sql_end(&scope);
 }
 
 /* Move a live session to new_hash; false if old_hash is not live. */

@@ -1,11 +1,11 @@
 /*
  * store.h
- *		Session rows in session_internal.sessions.  session_store_lookup reads
- *		through the index directly and hands back values in the caller's
- *		memory, and session_store_prune_batch deletes through the heap
- *		directly; the other functions run SPI plans prepared once per backend,
- *		need a session_sql_begin() scope, and hand back values that live in
- *		SPI memory until session_sql_end().
+ *		Session rows in session_internal.sessions.  session_store_lookup and
+ *		session_store_insert go through the table and its indexes directly
+ *		(the lookup hands back values in the caller's memory), as does
+ *		session_store_prune_batch; the other functions run SPI plans prepared
+ *		once per backend, need a session_sql_begin() scope, and hand back
+ *		values that live in SPI memory until session_sql_end().
  */
 #ifndef SESSION_STORE_H
 #define SESSION_STORE_H

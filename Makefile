@@ -9,6 +9,8 @@ PGFILEDESC = "session - web sessions in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith
+# token.c calls OpenSSL's libcrypto (the one the server links) directly.
+SHLIB_LINK = -lcrypto
 
 # pg_regress runs in a throwaway instance with the library preloaded.
 REGRESS = setup api expiry touch_commit direct_write errors token_format adversarial security oracle stats

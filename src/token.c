@@ -17,8 +17,9 @@
 #include "postgres.h"
 #endif
 
-#include "common/cryptohash.h"
-#include "common/hmac.h"
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "token.h"
 
@@ -157,26 +158,72 @@ session_token_generate_id(char *id)
 	return true;
 }
 
+/*
+ * HMAC-SHA256 and SHA-256 go to OpenSSL directly, with the algorithms
+ * fetched once per process and the contexts reused.  PostgreSQL 15's
+ * pg_hmac_* and pg_cryptohash_* make a fresh context per call, and
+ * OpenSSL 3 then looks the algorithm up by name on every initialisation
+ * (an "implicit fetch"); on the token check of every request that cost
+ * about 2 us, four times the hashing itself.  Every use starts with a full
+ * initialisation, so nothing carries over from one token to the next.
+ * The HMAC context keeps the last key's pads until the next use: the
+ * backend's key cache (keys.c) holds the keys themselves anyway.
+ */
+static EVP_MAC_CTX *hmac_ctx;
+static EVP_MD_CTX *md_ctx;
+static EVP_MD *sha256_md;
+
+static bool
+crypto_ready(void)
+{
+	EVP_MAC    *mac;
+	OSSL_PARAM	params[2];
+
+	if (hmac_ctx != NULL)
+		return true;
+
+	if (sha256_md == NULL)
+		sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (md_ctx == NULL)
+		md_ctx = EVP_MD_CTX_new();
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (sha256_md == NULL || md_ctx == NULL || mac == NULL)
+	{
+		EVP_MAC_free(mac);
+		ERR_clear_error();
+		return false;
+	}
+
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	hmac_ctx = EVP_MAC_CTX_new(mac);
+	EVP_MAC_free(mac);			/* the context keeps its own reference */
+	if (hmac_ctx == NULL || !EVP_MAC_CTX_set_params(hmac_ctx, params))
+	{
+		EVP_MAC_CTX_free(hmac_ctx);
+		hmac_ctx = NULL;
+		ERR_clear_error();
+		return false;
+	}
+	return true;
+}
+
 /* HMAC-SHA256(key, id characters) into sig. */
 static SessionTokenStatus
 compute_signature(const char *id, const uint8 *key, uint8 *sig)
 {
-	pg_hmac_ctx *ctx;
-	SessionTokenStatus status = TOKEN_OK;
+	size_t		len;
 
-	/*
-	 * With OpenSSL the context belongs to the current resource owner, so it
-	 * is made and freed within this call rather than cached.
-	 */
-	ctx = pg_hmac_create(PG_SHA256);
-	if (ctx == NULL)
+	if (!crypto_ready() ||
+		!EVP_MAC_init(hmac_ctx, key, SESSION_KEY_BYTES, NULL) ||
+		!EVP_MAC_update(hmac_ctx, (const unsigned char *) id, SESSION_ID_CHARS) ||
+		!EVP_MAC_final(hmac_ctx, sig, &len, SESSION_SIG_BYTES) ||
+		len != SESSION_SIG_BYTES)
+	{
+		ERR_clear_error();
 		return TOKEN_CRYPTO_FAILURE;
-	if (pg_hmac_init(ctx, key, SESSION_KEY_BYTES) < 0 ||
-		pg_hmac_update(ctx, (const uint8 *) id, SESSION_ID_CHARS) < 0 ||
-		pg_hmac_final(ctx, sig, SESSION_SIG_BYTES) < 0)
-		status = TOKEN_CRYPTO_FAILURE;
-	pg_hmac_free(ctx);
-	return status;
+	}
+	return TOKEN_OK;
 }
 
 /*
@@ -245,16 +292,16 @@ session_token_verify(const SessionToken *tok, const uint8 *key)
 SessionTokenStatus
 session_token_hash_id(const char *id, uint8 *hash)
 {
-	pg_cryptohash_ctx *ctx;
-	SessionTokenStatus status = TOKEN_OK;
+	unsigned int len;
 
-	ctx = pg_cryptohash_create(PG_SHA256);
-	if (ctx == NULL)
+	if (!crypto_ready() ||
+		!EVP_DigestInit_ex2(md_ctx, sha256_md, NULL) ||
+		!EVP_DigestUpdate(md_ctx, id, SESSION_ID_CHARS) ||
+		!EVP_DigestFinal_ex(md_ctx, hash, &len) ||
+		len != SESSION_HASH_BYTES)
+	{
+		ERR_clear_error();
 		return TOKEN_CRYPTO_FAILURE;
-	if (pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) id, SESSION_ID_CHARS) < 0 ||
-		pg_cryptohash_final(ctx, hash, SESSION_HASH_BYTES) < 0)
-		status = TOKEN_CRYPTO_FAILURE;
-	pg_cryptohash_free(ctx);
-	return status;
+	}
+	return TOKEN_OK;
 }

@@ -466,11 +466,17 @@ def report(out, args, results, scale, prune, nvar):
     def ratio(a, b):
         return a / b if b else None
 
+    def per_run(a, b):
+        """Run i of a over run i of b (measured in the same round), listed."""
+        return ", ".join(f"{x['tps'] / y['tps']:.2f}x" for x, y in zip(a, b) if y["tps"])
+
     if 1 in s:
         r = ratio(s[1]["session"]["tps"], s[1]["baseline"]["tps"])
         target("req/s, workload 1 vs get + touch", f"{r:.2f}x", "≥ 4x", r >= 4)
         r = ratio(s[1]["session"]["tps"], s[1]["ceiling"]["tps"])
-        target("req/s, workload 1 vs the ceiling (7)", f"{r:.2f}x", "≥ 0.85x", r >= 0.85)
+        target("req/s, workload 1 vs the ceiling (7) (run by run)",
+               f"{r:.2f}x ({per_run(results[1]['session'], results[1]['ceiling'])})",
+               "≥ 0.85x", r >= 0.85)
         r = ratio(s[1]["session"]["wal"], s[1]["baseline"]["wal"])
         target("WAL B/req, workload 1", f"{100 * r:.1f}% of baseline", "≤ 5%", r <= 0.05)
     if 2 in s:
@@ -499,7 +505,9 @@ def report(out, args, results, scale, prune, nvar):
     if scale and 1 in s:
         r = ratio(statistics.median(m["tps"] for m in scale["runs"]["session"]),
                   statistics.median(m["tps"] for m in scale["small"]["session"]))
-        target(f"workload 1 at {scale['n']} vs {nvar} sessions", f"{r:.2f}x", "≥ 0.9x", r >= 0.9)
+        target(f"workload 1 at {scale['n']} vs {nvar} sessions (run by run)",
+               f"{r:.2f}x ({per_run(scale['runs']['session'], scale['small']['session'])})",
+               "≥ 0.9x", r >= 0.9)
     if t:
         lines.append("")
         lines.append("| target | measured | goal | |")

@@ -571,7 +571,8 @@ def main():
     ap.add_argument("--prune-rate", type=int, default=2000,
                     help="requests/s offered during workload 6 (pgbench -R)")
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5,
+                    help="runs per side, alternated; medians are reported (default 5: this VM drifts)")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--port", type=int, default=5488)

@@ -38,6 +38,18 @@ SELECT bt_index_check('session_internal.sessions_user_id_idx', true);
 
 ALTER TABLE session_internal.sessions SET (fillfactor = 90);
 
+-- data too big to stay in the row (TOAST) survives a create and touches
+SELECT session_create('dw-big', jsonb_build_object('blob',
+           (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 2000) i))) AS big \gset
+SET session.touch_interval = 0;
+SELECT count(*) AS touched FROM session_touch(:'big');
+SELECT count(*) AS touched FROM session_touch(:'big');
+RESET session.touch_interval;
+SELECT md5(data ->> 'blob') = md5((SELECT string_agg(md5(i::text), '') FROM generate_series(1, 2000) i))
+       AS blob_intact, length(data ->> 'blob') AS blob_length
+FROM session_get(:'big');
+SELECT session_destroy(:'big');
+
 -- a trigger on the table sees the writes of create and touch (it runs as
 -- the extension's owner with search_path pinned, so it names its schema)
 CREATE TABLE dw_seen (op text, user_id text);

@@ -12,8 +12,9 @@
  * Everything else is SQL through SPI, run as the extension's owner
  * (owner.c), prepared once per backend and kept, with every schema and
  * operator named so that nothing planted in a search_path is ever used.
- * Callers of the SPI functions other than the lookup and the insert hold a
- * session_sql_begin() scope.
+ * session_store_lookup and session_store_insert take an SQL scope
+ * themselves when they fall back to SQL; callers of the other SPI functions
+ * hold a session_sql_begin() scope.
  *
  * Every row keeps expires_at <= absolute_expires_at (a table constraint),
  * so "expires_at > now" alone decides whether a session is live.

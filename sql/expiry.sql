@@ -160,6 +160,11 @@ SELECT user_id, expires_at = :'e' AS not_extended FROM session_touch(:'hot');
 COMMIT;
 RESET session.touch_interval;
 
+-- A prune there refuses before deleting anything, as a DELETE would.
+BEGIN READ ONLY;
+SELECT session_prune();
+ROLLBACK;
+
 -- Only id_hash and user_id are indexed.
 SELECT indexrelid::regclass, pg_get_indexdef(indexrelid)
 FROM pg_index WHERE indrelid = 'session_internal.sessions'::regclass ORDER BY 1;

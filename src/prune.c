@@ -129,9 +129,10 @@ prune_last_start(TimestampTz *last_start)
 
 /*
  * session_prune(): delete expired sessions in batches of
- * session.prune_batch_size, pausing between them.  Called from SQL it runs
- * inside the caller's transaction; each batch is still short, skips rows
- * that other transactions hold, and locks only the expired rows it deletes.
+ * session.prune_batch_size, paced as session.prune_pause_ratio says.
+ * Called from SQL it runs inside the caller's transaction; each batch is
+ * still short, skips rows that other transactions hold, and locks only the
+ * expired rows it deletes.
  */
 PG_FUNCTION_INFO_V1(session_prune);
 Datum

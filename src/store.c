@@ -281,6 +281,7 @@ read_session(const uint8 *hash, SessionRecord *rec, Interval **idle,
  * construction in every caller, and a table someone has put a trigger on
  * is written through SQL instead (direct_writable), so the trigger fires.
  */
+/* The table, for a direct insert, update or (the prune's) delete. */
 static Relation
 open_for_write(const char *command)
 {
@@ -635,9 +636,7 @@ session_store_prune_batch(ItemPointer after, TimestampTz now, int limit,
 	uint64		deleted = 0;
 	uint32		scanned = 0;
 
-	rel = table_open(session_internal_relid("sessions", false),
-					 RowExclusiveLock);
-	check_columns(rel);
+	rel = open_for_write("DELETE");
 
 	/* see what earlier batches of this transaction deleted */
 	CommandCounterIncrement();

@@ -17,6 +17,8 @@ typedef struct PruneRun
 	uint64		batches;
 	bool		more;			/* another batch may find something */
 	TimestampTz working_since;	/* start of the work since the last pause */
+	int64		worked;			/* microseconds of work before that */
+	int64		paused;			/* microseconds paused so far */
 } PruneRun;
 
 extern void prune_begin(PruneRun *run);

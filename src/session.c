@@ -30,7 +30,7 @@ int			session_absolute_timeout = 30 * SECS_PER_DAY;
 int			session_touch_interval = 60;
 int			session_prune_batch_size = 1000;
 int			session_prune_interval = SECS_PER_DAY;
-double		session_prune_pause_ratio = 2.0;
+double		session_prune_pause_ratio = 1.5;
 
 void		_PG_init(void);
 
@@ -110,10 +110,10 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomRealVariable("session.prune_pause_ratio",
-							 "Pause after each burst of prune work (about 0.25 ms), as a multiple of the burst's time; 0 never pauses.",
+							 "Pause after each burst of prune work (about 0.1 ms), as a multiple of the burst's time; 0 never pauses.",
 							 NULL,
 							 &session_prune_pause_ratio,
-							 2.0,
+							 1.5,
 							 0.0,
 							 100.0,
 							 PGC_SUSET,

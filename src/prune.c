@@ -10,10 +10,10 @@
  * session.prune_pause_ratio times as long as the burst took, so that a
  * large backlog leaves requests on a small machine their share of the CPU
  * and the WAL writer.  (Pausing between batches instead made either the
- * bursts or the batches' overhead too large.)  The bursts are short because
- * what requests suffer grows with them: in the benchmark's workload 6 the
- * requests' p99 during a prune was 2.1x that before it with 0.25 ms bursts
- * and 1.4x with 0.1 ms ones, at a pause ratio of 2 (README, Performance).
+ * bursts or the batches' overhead too large.)  The bursts are short: on
+ * the development VM a CPU load in 10 ms bursts raised requests' p99 6-12x,
+ * one in 0.25 ms bursts 1.3-1.7x, and in 0.05-0.1 ms bursts 0.85-1.35x, at
+ * the same share of the CPU (README, Performance).
  *
  * Callers of prune_finish and prune_last_start hold a session_sql_begin()
  * scope.
@@ -46,38 +46,38 @@ prune_begin(PruneRun *run)
 	run->batches = 0;
 	run->more = true;
 	run->working_since = 0;
-	run->worked = 0;
-	run->paused = 0;
+	run->overslept = 0;
 }
 
 /*
- * Pause once a burst of work has lasted long enough; see the top.  The
- * pauses are budgeted over the whole run, the ratio times all the work so
- * far less all the pauses so far, so that a sleep the kernel makes longer
- * than asked is taken off the next one instead of slowing the run.
+ * Pause once a burst of work has lasted long enough; see the top.  Sleeps
+ * this short often last longer than asked: what one overran is taken off
+ * the next, so that the run keeps the ratio it was given.
  */
 static void
 prune_pace(void *arg)
 {
 	PruneRun   *run = (PruneRun *) arg;
 	TimestampTz now = GetCurrentTimestamp();
-	double		owed;
+	double		pause;
 
 	if (now - run->working_since < PRUNE_BURST_USECS)
 		return;
-	run->worked += now - run->working_since;
-	owed = run->worked * session_prune_pause_ratio - run->paused;
-	if (owed > 0)
+	pause = Min((now - run->working_since) * session_prune_pause_ratio,
+				(double) USECS_PER_SEC) - run->overslept;
+	if (pause > 0)
 	{
 		TimestampTz slept_from = now;
 
 		pgstat_report_wait_start(PG_WAIT_EXTENSION);
-		pg_usleep((long) Min(owed, (double) USECS_PER_SEC));
+		pg_usleep((long) pause);
 		pgstat_report_wait_end();
 		CHECK_FOR_INTERRUPTS();
 		now = GetCurrentTimestamp();
-		run->paused += now - slept_from;
+		run->overslept = (now - slept_from) - (int64) pause;
 	}
+	else
+		run->overslept = (int64) -pause;
 	run->working_since = now;
 }
 

@@ -17,8 +17,7 @@ typedef struct PruneRun
 	uint64		batches;
 	bool		more;			/* another batch may find something */
 	TimestampTz working_since;	/* start of the work since the last pause */
-	int64		worked;			/* microseconds of work before that */
-	int64		paused;			/* microseconds paused so far */
+	int64		overslept;		/* microseconds the last pause ran over */
 } PruneRun;
 
 extern void prune_begin(PruneRun *run);

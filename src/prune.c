@@ -63,8 +63,8 @@ prune_pace(void *arg)
 
 	if (now - run->working_since < PRUNE_BURST_USECS)
 		return;
-	pause = Min((now - run->working_since) * session_prune_pause_ratio,
-				(double) USECS_PER_SEC) - run->overslept;
+	pause = Min((now - run->working_since) * session_prune_pause_ratio -
+				run->overslept, (double) USECS_PER_SEC);
 	if (pause > 0)
 	{
 		TimestampTz slept_from = now;

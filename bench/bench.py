@@ -97,18 +97,19 @@ def run(cmd, env=None, check=True):
     return p
 
 
+PSQL = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"]
+
+
 def psql(sql, db="bench", env=None):
-    return run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
-               env=env).stdout.strip()
+    return run(PSQL + ["-d", db, "-c", sql], env=env).stdout.strip()
 
 
 class Session:
     """One psql connection kept open, asked one single-row query at a time."""
 
     def __init__(self, db):
-        self.p = subprocess.Popen(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(PSQL + ["-d", db], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.ask("SELECT 1")
 
     def ask(self, sql):

@@ -59,12 +59,13 @@ prune_pace(void *arg)
 {
 	PruneRun   *run = (PruneRun *) arg;
 	TimestampTz now = GetCurrentTimestamp();
+	int64		worked = now - run->working_since;
 	double		pause;
 
-	if (now - run->working_since < PRUNE_BURST_USECS)
+	if (worked < PRUNE_BURST_USECS)
 		return;
-	pause = Min((now - run->working_since) * session_prune_pause_ratio -
-				run->overslept, (double) USECS_PER_SEC);
+	pause = Min(worked * session_prune_pause_ratio - run->overslept,
+				(double) USECS_PER_SEC);
 	if (pause > 0)
 	{
 		TimestampTz slept_from = now;

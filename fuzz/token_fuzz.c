@@ -6,9 +6,11 @@
  * Besides "no crash, no sanitizer report", it checks the properties the
  * extension relies on:
  *	- whatever parses re-encodes to exactly the input (one spelling per
- *	  token), and whatever base64url-decodes re-encodes to the input;
+ *	  token), whatever base64url-decodes re-encodes to the input, and
+ *	  whatever is encoded decodes back to the same bytes;
  *	- a token signed with a key verifies with that key, and fails with a
- *	  key that differs in one bit.
+ *	  key that differs in one bit; signing again with the first key, after
+ *	  the other, gives the same token (the HMAC context is reused).
  *
  * Built with -DFRONTEND against libpgcommon/libpgport: see fuzz/run.
  */
@@ -65,6 +67,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(memcmp(enc, data, size) == 0, "base64url decode is not canonical");
 		}
 	}
+	if (size <= sizeof(buf))
+	{
+		uint8		back[64];
+
+		base64url_encode(data, size, enc);
+		check(base64url_decode(enc, base64url_encoded_len(size), back, size) &&
+			  memcmp(back, data, size) == 0, "base64url does not decode its own encoding");
+	}
 
 	/* sign an id derived from the input, then verify */
 	if (size >= SESSION_ID_BYTES)
@@ -84,6 +94,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		key[size % SESSION_KEY_BYTES] ^= (uint8) (1 << (size % 8));
 		check(session_token_verify(&parsed, key) == TOKEN_BAD_SIGNATURE,
 			  "a token verifies with another key");
+		key[size % SESSION_KEY_BYTES] ^= (uint8) (1 << (size % 8));
+		{
+			char		again[SESSION_TOKEN_CHARS + 1];
+
+			check(session_token_sign(id, key, again) == TOKEN_OK &&
+				  strcmp(again, token) == 0,
+				  "signing again with the first key gives another token");
+		}
 	}
 	return 0;
 }

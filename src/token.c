@@ -99,32 +99,56 @@ base64url_encode(const uint8 *src, size_t len, char *dst)
 bool
 base64url_decode(const char *src, size_t len, uint8 *dst, size_t dstlen)
 {
-	uint32		acc = 0;
-	int			bits = 0;
 	size_t		out = 0;
 	size_t		i;
+	int			a,
+				b,
+				c,
+				d;
 
 	if (len != base64url_encoded_len(dstlen))
 		return false;
 
-	for (i = 0; i < len; i++)
+	/* four characters make three bytes (a token's id and signature: 43 each) */
+	for (i = 0; i + 4 <= len; i += 4)
 	{
-		int			v = b64url_value((unsigned char) src[i]);
+		uint32		v;
 
-		if (v < 0)
+		a = b64url_value((unsigned char) src[i]);
+		b = b64url_value((unsigned char) src[i + 1]);
+		c = b64url_value((unsigned char) src[i + 2]);
+		d = b64url_value((unsigned char) src[i + 3]);
+		if ((a | b | c | d) < 0)
 			return false;
-		acc = (acc << 6) | (uint32) v;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			dst[out++] = (uint8) (acc >> bits);
-			acc &= (1U << bits) - 1;
-		}
+		v = ((uint32) a << 18) | ((uint32) b << 12) | ((uint32) c << 6) | (uint32) d;
+		dst[out++] = (uint8) (v >> 16);
+		dst[out++] = (uint8) (v >> 8);
+		dst[out++] = (uint8) v;
 	}
 
-	/* leftover bits must be zero padding of the last character */
-	return out == dstlen && acc == 0;
+	/*
+	 * Two or three characters left make one or two bytes; the low bits of
+	 * the last character are padding and must be zero.
+	 */
+	if (len - i == 2)
+	{
+		a = b64url_value((unsigned char) src[i]);
+		b = b64url_value((unsigned char) src[i + 1]);
+		if ((a | b) < 0 || (b & 0x0F) != 0)
+			return false;
+		dst[out++] = (uint8) ((a << 2) | (b >> 4));
+	}
+	else if (len - i == 3)
+	{
+		a = b64url_value((unsigned char) src[i]);
+		b = b64url_value((unsigned char) src[i + 1]);
+		c = b64url_value((unsigned char) src[i + 2]);
+		if ((a | b | c) < 0 || (c & 0x03) != 0)
+			return false;
+		dst[out++] = (uint8) ((a << 2) | (b >> 4));
+		dst[out++] = (uint8) (((b & 0x0F) << 4) | (c >> 2));
+	}
+	return out == dstlen;
 }
 
 /*
@@ -134,11 +158,14 @@ base64url_decode(const char *src, size_t len, uint8 *dst, size_t dstlen)
 bool
 session_ct_equal(const uint8 *a, const uint8 *b, size_t len)
 {
-	volatile uint8 diff = 0;
+	/* volatile reads: the compiler may not stop at the first difference */
+	const volatile uint8 *va = a;
+	const volatile uint8 *vb = b;
+	uint8		diff = 0;
 	size_t		i;
 
 	for (i = 0; i < len; i++)
-		diff |= a[i] ^ b[i];
+		diff |= va[i] ^ vb[i];
 	return diff == 0;
 }
 
@@ -164,14 +191,19 @@ session_token_generate_id(char *id)
  * pg_hmac_* and pg_cryptohash_* make a fresh context per call, and
  * OpenSSL 3 then looks the algorithm up by name on every initialisation
  * (an "implicit fetch"); on the token check of every request that cost
- * about 2 us, four times the hashing itself.  Every use starts with a full
- * initialisation, so nothing carries over from one token to the next.
- * The HMAC context keeps the last key's pads until the next use: the
- * backend's key cache (keys.c) holds the keys themselves anyway.
+ * about 2 us, four times the hashing itself.  Every use starts a fresh
+ * computation, so nothing of one token carries over to the next; when the
+ * key is the one the HMAC context was last keyed with (nearly every token
+ * is signed by the newest key) the context starts again from that key's
+ * pads instead of hashing them anew.  The context and hmac_key keep the
+ * last key until the next use: the backend's key cache (keys.c) holds the
+ * keys themselves anyway.
  */
 static EVP_MAC_CTX *hmac_ctx;
 static EVP_MD_CTX *md_ctx;
 static EVP_MD *sha256_md;
+static uint8 hmac_key[SESSION_KEY_BYTES];
+static bool hmac_keyed = false;
 
 static bool
 crypto_ready(void)
@@ -213,13 +245,29 @@ static SessionTokenStatus
 compute_signature(const char *id, const uint8 *key, uint8 *sig)
 {
 	size_t		len;
+	bool		same_key;
 
-	if (!crypto_ready() ||
-		!EVP_MAC_init(hmac_ctx, key, SESSION_KEY_BYTES, NULL) ||
-		!EVP_MAC_update(hmac_ctx, (const unsigned char *) id, SESSION_ID_CHARS) ||
+	if (!crypto_ready())
+		return TOKEN_CRYPTO_FAILURE;
+
+	/* with a NULL key, OpenSSL reuses the context's current key */
+	same_key = hmac_keyed &&
+		session_ct_equal(hmac_key, key, SESSION_KEY_BYTES);
+	hmac_keyed = false;
+	if (!EVP_MAC_init(hmac_ctx, same_key ? NULL : key,
+					  same_key ? 0 : SESSION_KEY_BYTES, NULL))
+	{
+		ERR_clear_error();
+		return TOKEN_CRYPTO_FAILURE;
+	}
+	memcpy(hmac_key, key, SESSION_KEY_BYTES);
+	hmac_keyed = true;
+
+	if (!EVP_MAC_update(hmac_ctx, (const unsigned char *) id, SESSION_ID_CHARS) ||
 		!EVP_MAC_final(hmac_ctx, sig, &len, SESSION_SIG_BYTES) ||
 		len != SESSION_SIG_BYTES)
 	{
+		hmac_keyed = false;		/* key it afresh next time */
 		ERR_clear_error();
 		return TOKEN_CRYPTO_FAILURE;
 	}

@@ -248,18 +248,24 @@ read_session(const uint8 *hash, SessionRecord *rec, Interval **idle,
 	{
 		HeapTuple	tup = ExecCopySlotHeapTuple(slot);
 		TupleDesc	desc = RelationGetDescr(rel);
-		bool		isnull;
+		Datum	   *values = palloc(desc->natts * sizeof(Datum));
+		bool	   *nulls = palloc(desc->natts * sizeof(bool));
 
-		rec->user_id = heap_getattr(tup, COL_USER_ID, desc, &rec->user_id_null);
+		/* one pass: heap_getattr would walk the row again per column */
+		heap_deform_tuple(tup, desc, values, nulls);
+		rec->user_id = values[COL_USER_ID - 1];
+		rec->user_id_null = nulls[COL_USER_ID - 1];
 		if (!rec->user_id_null)
 			rec->user_id = PointerGetDatum(PG_DETOAST_DATUM(rec->user_id));
-		rec->data = PointerGetDatum(PG_DETOAST_DATUM(heap_getattr(tup, COL_DATA, desc, &isnull)));
-		rec->created_at = DatumGetTimestampTz(heap_getattr(tup, COL_CREATED_AT, desc, &isnull));
-		rec->expires_at = DatumGetTimestampTz(heap_getattr(tup, COL_EXPIRES_AT, desc, &isnull));
+		rec->data = PointerGetDatum(PG_DETOAST_DATUM(values[COL_DATA - 1]));
+		rec->created_at = DatumGetTimestampTz(values[COL_CREATED_AT - 1]);
+		rec->expires_at = DatumGetTimestampTz(values[COL_EXPIRES_AT - 1]);
 		rec->absolute_expires_at =
-			DatumGetTimestampTz(heap_getattr(tup, COL_ABSOLUTE_EXPIRES_AT, desc,
-											 &rec->absolute_null));
-		*idle = DatumGetIntervalP(heap_getattr(tup, COL_IDLE_TIMEOUT, desc, &isnull));
+			DatumGetTimestampTz(values[COL_ABSOLUTE_EXPIRES_AT - 1]);
+		rec->absolute_null = nulls[COL_ABSOLUTE_EXPIRES_AT - 1];
+		*idle = DatumGetIntervalP(values[COL_IDLE_TIMEOUT - 1]);
+		pfree(values);
+		pfree(nulls);
 		*stored = tup;
 		found = true;
 	}

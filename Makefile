@@ -17,7 +17,7 @@ REGRESS = setup api expiry touch_commit direct_write errors token_format adversa
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/session.conf
 
 # pg_isolation_regress, for races, in an instance of its own.
-ISOLATION = merge_race touch_race destroy_race regenerate_race prune_race destroy_user_race rotate_race
+ISOLATION = merge_race touch_race destroy_race regenerate_race prune_race destroy_user_race rotate_race touch_commit_abort
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=$(srcdir)/test/session.conf
 
 TAP_TESTS = 1

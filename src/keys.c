@@ -55,6 +55,7 @@ discard_cached_keys(void)
 	}
 	cached_keys = NULL;
 	n_cached_keys = 0;
+	session_token_forget_key();
 }
 
 /* Make sure the cache reflects the table. */

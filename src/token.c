@@ -196,8 +196,8 @@ session_token_generate_id(char *id)
  * key is the one the HMAC context was last keyed with (nearly every token
  * is signed by the newest key) the context starts again from that key's
  * pads instead of hashing them anew.  The context and hmac_key keep the
- * last key until the next use: the backend's key cache (keys.c) holds the
- * keys themselves anyway.
+ * last key, as the backend's key cache (keys.c) keeps the keys, until that
+ * cache is discarded: session_token_forget_key() then wipes both.
  */
 static EVP_MAC_CTX *hmac_ctx;
 static EVP_MD_CTX *md_ctx;
@@ -272,6 +272,22 @@ compute_signature(const char *id, const uint8 *key, uint8 *sig)
 		return TOKEN_CRYPTO_FAILURE;
 	}
 	return TOKEN_OK;
+}
+
+/*
+ * Forget the key the HMAC context was last keyed with: the context is
+ * keyed with zeros over it, and the copy wiped.
+ */
+void
+session_token_forget_key(void)
+{
+	static const uint8 zeros[SESSION_KEY_BYTES];
+
+	if (hmac_ctx != NULL &&
+		!EVP_MAC_init(hmac_ctx, zeros, SESSION_KEY_BYTES, NULL))
+		ERR_clear_error();
+	explicit_bzero(hmac_key, sizeof(hmac_key));
+	hmac_keyed = false;
 }
 
 /*

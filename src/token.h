@@ -57,5 +57,6 @@ extern SessionTokenStatus session_token_parse(const char *src, size_t len,
 extern SessionTokenStatus session_token_verify(const SessionToken *tok,
 											   const uint8 *key);
 extern SessionTokenStatus session_token_hash_id(const char *id, uint8 *hash);
+extern void session_token_forget_key(void);
 
 #endif							/* SESSION_TOKEN_H */

@@ -127,26 +127,27 @@ base64url_decode(const char *src, size_t len, uint8 *dst, size_t dstlen)
 	}
 
 	/*
-	 * Two or three characters left make one or two bytes; the low bits of
-	 * the last character are padding and must be zero.
+	 * Two or three characters left make one or two bytes; the bits of the
+	 * last character past those bytes are padding and must be zero.
 	 */
-	if (len - i == 2)
+	if (i < len)
 	{
-		a = b64url_value((unsigned char) src[i]);
-		b = b64url_value((unsigned char) src[i + 1]);
-		if ((a | b) < 0 || (b & 0x0F) != 0)
+		size_t		rest = len - i;
+		uint32		v = 0;
+
+		for (; i < len; i++)
+		{
+			a = b64url_value((unsigned char) src[i]);
+			if (a < 0)
+				return false;
+			v = (v << 6) | (uint32) a;
+		}
+		v <<= 6 * (4 - rest);	/* as if a full group of four */
+		if ((v & (0xFFFFFF >> (8 * (rest - 1)))) != 0)
 			return false;
-		dst[out++] = (uint8) ((a << 2) | (b >> 4));
-	}
-	else if (len - i == 3)
-	{
-		a = b64url_value((unsigned char) src[i]);
-		b = b64url_value((unsigned char) src[i + 1]);
-		c = b64url_value((unsigned char) src[i + 2]);
-		if ((a | b | c) < 0 || (c & 0x03) != 0)
-			return false;
-		dst[out++] = (uint8) ((a << 2) | (b >> 4));
-		dst[out++] = (uint8) (((b & 0x0F) << 4) | (c >> 2));
+		dst[out++] = (uint8) (v >> 16);
+		if (rest == 3)
+			dst[out++] = (uint8) (v >> 8);
 	}
 	return out == dstlen;
 }

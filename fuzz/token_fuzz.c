@@ -10,11 +10,16 @@
  *	  whatever is encoded decodes back to the same bytes;
  *	- a token signed with a key verifies with that key, and fails with a
  *	  key that differs in one bit; signing again with the first key, after
- *	  the other, gives the same token (the HMAC context is reused).
+ *	  the other, gives the same token (the key's pad states are reused);
+ *	- signatures and id hashes equal OpenSSL's own HMAC() and SHA-256
+ *	  (token.c builds HMAC on the SHA-256 block functions itself).
  *
  * Built with -DFRONTEND against libpgcommon/libpgport: see fuzz/run.
  */
 #include "postgres_fe.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "token.h"
 
@@ -91,6 +96,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			  "a signed token does not parse");
 		check(session_token_verify(&parsed, key) == TOKEN_OK,
 			  "a signed token does not verify");
+		{
+			uint8		ref[EVP_MAX_MD_SIZE];
+			unsigned int reflen = 0;
+			uint8		hash[SESSION_HASH_BYTES];
+
+			check(HMAC(EVP_sha256(), key, SESSION_KEY_BYTES, (const uint8 *) id,
+					   SESSION_ID_CHARS, ref, &reflen) != NULL &&
+				  reflen == SESSION_SIG_BYTES &&
+				  memcmp(ref, parsed.sig, SESSION_SIG_BYTES) == 0,
+				  "the signature is not OpenSSL's HMAC-SHA256");
+			check(session_token_hash_id(id, hash) == TOKEN_OK &&
+				  EVP_Digest(id, SESSION_ID_CHARS, ref, &reflen, EVP_sha256(), NULL) &&
+				  memcmp(ref, hash, SESSION_HASH_BYTES) == 0,
+				  "the id hash is not OpenSSL's SHA-256");
+		}
 		key[size % SESSION_KEY_BYTES] ^= (uint8) (1 << (size % 8));
 		check(session_token_verify(&parsed, key) == TOKEN_BAD_SIGNATURE,
 			  "a token verifies with another key");

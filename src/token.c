@@ -17,9 +17,7 @@
 #include "postgres.h"
 #endif
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
+#include <openssl/sha.h>
 
 #include "token.h"
 
@@ -187,57 +185,48 @@ session_token_generate_id(char *id)
 }
 
 /*
- * HMAC-SHA256 and SHA-256 go to OpenSSL directly, with the algorithms
- * fetched once per process and the contexts reused.  PostgreSQL 15's
- * pg_hmac_* and pg_cryptohash_* make a fresh context per call, and
- * OpenSSL 3 then looks the algorithm up by name on every initialisation
- * (an "implicit fetch"); on the token check of every request that cost
- * about 2 us, four times the hashing itself.  Every use starts a fresh
- * computation, so nothing of one token carries over to the next; when the
- * key is the one the HMAC context was last keyed with (nearly every token
- * is signed by the newest key) the context starts again from that key's
- * pads instead of hashing them anew.  The context and hmac_key keep the
- * last key, as the backend's key cache (keys.c) keeps the keys, until that
- * cache is discarded: session_token_forget_key() then wipes both.
+ * HMAC-SHA256 (RFC 2104) and SHA-256 are built on OpenSSL's SHA-256 block
+ * functions, the SHA256_* calls, which use the CPU's SHA instructions.
+ * PostgreSQL 15's pg_hmac_* and pg_cryptohash_* make a fresh context per
+ * call, and through OpenSSL 3's EVP layer even a kept context fetches,
+ * allocates and frees on every initialisation: on the token check of every
+ * request that EVP bookkeeping cost several times the three SHA-256 blocks
+ * it computes.  (OpenSSL 3 marks SHA256_* deprecated for new code; the
+ * OPENSSL_API_COMPAT level PostgreSQL's pg_config.h sets keeps them
+ * available.)
+ *
+ * The hash states after the key's inner and outer pads depend only on the
+ * key: they are kept for the key last used (nearly every token is signed by
+ * the newest key), as the backend's key cache (keys.c) keeps the keys, until
+ * that cache is discarded: session_token_forget_key() then wipes them.
  */
-static EVP_MAC_CTX *hmac_ctx;
-static EVP_MD_CTX *md_ctx;
-static EVP_MD *sha256_md;
+static SHA256_CTX hmac_inner;
+static SHA256_CTX hmac_outer;
 static uint8 hmac_key[SESSION_KEY_BYTES];
 static bool hmac_keyed = false;
 
+/* Absorb key's inner and outer pads into hmac_inner and hmac_outer. */
 static bool
-crypto_ready(void)
+hmac_set_key(const uint8 *key)
 {
-	EVP_MAC    *mac;
-	OSSL_PARAM	params[2];
+	uint8		pad[SHA256_CBLOCK];
+	bool		ok;
+	int			i;
 
-	if (hmac_ctx != NULL)
-		return true;
-
-	if (sha256_md == NULL)
-		sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (md_ctx == NULL)
-		md_ctx = EVP_MD_CTX_new();
-	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (sha256_md == NULL || md_ctx == NULL || mac == NULL)
-	{
-		EVP_MAC_free(mac);
-		ERR_clear_error();
+	StaticAssertStmt(SESSION_KEY_BYTES <= SHA256_CBLOCK,
+					 "an HMAC key longer than a block must be hashed first");
+	hmac_keyed = false;
+	for (i = 0; i < SHA256_CBLOCK; i++)
+		pad[i] = (i < SESSION_KEY_BYTES ? key[i] : 0) ^ 0x36;
+	ok = SHA256_Init(&hmac_inner) && SHA256_Update(&hmac_inner, pad, sizeof(pad));
+	for (i = 0; i < SHA256_CBLOCK; i++)
+		pad[i] = (i < SESSION_KEY_BYTES ? key[i] : 0) ^ 0x5c;
+	ok = ok && SHA256_Init(&hmac_outer) && SHA256_Update(&hmac_outer, pad, sizeof(pad));
+	explicit_bzero(pad, sizeof(pad));
+	if (!ok)
 		return false;
-	}
-
-	params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	hmac_ctx = EVP_MAC_CTX_new(mac);
-	EVP_MAC_free(mac);			/* the context keeps its own reference */
-	if (hmac_ctx == NULL || !EVP_MAC_CTX_set_params(hmac_ctx, params))
-	{
-		EVP_MAC_CTX_free(hmac_ctx);
-		hmac_ctx = NULL;
-		ERR_clear_error();
-		return false;
-	}
+	memcpy(hmac_key, key, SESSION_KEY_BYTES);
+	hmac_keyed = true;
 	return true;
 }
 
@@ -245,48 +234,29 @@ crypto_ready(void)
 static SessionTokenStatus
 compute_signature(const char *id, const uint8 *key, uint8 *sig)
 {
-	size_t		len;
-	bool		same_key;
+	SHA256_CTX	ctx;
+	uint8		inner[SHA256_DIGEST_LENGTH];
+	bool		ok;
 
-	if (!crypto_ready())
+	if (!(hmac_keyed && session_ct_equal(hmac_key, key, SESSION_KEY_BYTES)) &&
+		!hmac_set_key(key))
 		return TOKEN_CRYPTO_FAILURE;
 
-	/* with a NULL key, OpenSSL reuses the context's current key */
-	same_key = hmac_keyed &&
-		session_ct_equal(hmac_key, key, SESSION_KEY_BYTES);
-	hmac_keyed = false;
-	if (!EVP_MAC_init(hmac_ctx, same_key ? NULL : key,
-					  same_key ? 0 : SESSION_KEY_BYTES, NULL))
-	{
-		ERR_clear_error();
-		return TOKEN_CRYPTO_FAILURE;
-	}
-	memcpy(hmac_key, key, SESSION_KEY_BYTES);
-	hmac_keyed = true;
-
-	if (!EVP_MAC_update(hmac_ctx, (const unsigned char *) id, SESSION_ID_CHARS) ||
-		!EVP_MAC_final(hmac_ctx, sig, &len, SESSION_SIG_BYTES) ||
-		len != SESSION_SIG_BYTES)
-	{
-		hmac_keyed = false;		/* key it afresh next time */
-		ERR_clear_error();
-		return TOKEN_CRYPTO_FAILURE;
-	}
-	return TOKEN_OK;
+	ctx = hmac_inner;
+	ok = SHA256_Update(&ctx, id, SESSION_ID_CHARS) && SHA256_Final(inner, &ctx);
+	ctx = hmac_outer;
+	ok = ok && SHA256_Update(&ctx, inner, sizeof(inner)) && SHA256_Final(sig, &ctx);
+	explicit_bzero(&ctx, sizeof(ctx));
+	explicit_bzero(inner, sizeof(inner));
+	return ok ? TOKEN_OK : TOKEN_CRYPTO_FAILURE;
 }
 
-/*
- * Forget the key the HMAC context was last keyed with: the context is
- * keyed with zeros over it, and the copy wiped.
- */
+/* Forget the key last used: wipe its copy and the pad states made from it. */
 void
 session_token_forget_key(void)
 {
-	static const uint8 zeros[SESSION_KEY_BYTES];
-
-	if (hmac_ctx != NULL &&
-		!EVP_MAC_init(hmac_ctx, zeros, SESSION_KEY_BYTES, NULL))
-		ERR_clear_error();
+	explicit_bzero(&hmac_inner, sizeof(hmac_inner));
+	explicit_bzero(&hmac_outer, sizeof(hmac_outer));
 	explicit_bzero(hmac_key, sizeof(hmac_key));
 	hmac_keyed = false;
 }
@@ -357,16 +327,11 @@ session_token_verify(const SessionToken *tok, const uint8 *key)
 SessionTokenStatus
 session_token_hash_id(const char *id, uint8 *hash)
 {
-	unsigned int len;
+	SHA256_CTX	ctx;
+	bool		ok;
 
-	if (!crypto_ready() ||
-		!EVP_DigestInit_ex2(md_ctx, sha256_md, NULL) ||
-		!EVP_DigestUpdate(md_ctx, id, SESSION_ID_CHARS) ||
-		!EVP_DigestFinal_ex(md_ctx, hash, &len) ||
-		len != SESSION_HASH_BYTES)
-	{
-		ERR_clear_error();
-		return TOKEN_CRYPTO_FAILURE;
-	}
-	return TOKEN_OK;
+	ok = SHA256_Init(&ctx) && SHA256_Update(&ctx, id, SESSION_ID_CHARS) &&
+		SHA256_Final(hash, &ctx);
+	explicit_bzero(&ctx, sizeof(ctx));
+	return ok ? TOKEN_OK : TOKEN_CRYPTO_FAILURE;
 }

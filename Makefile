@@ -4,7 +4,7 @@ EXTENSION = session
 MODULE_big = session
 OBJS = src/session.o src/api.o src/keys.o src/owner.o src/store.o src/token.o \
 	src/prune.o src/shmem.o src/stats.o src/touch_commit.o src/worker.o
-DATA = sql/session--1.0.sql
+DATA = sql/session--1.0.sql sql/session--1.0--1.1.sql
 PGFILEDESC = "session - web sessions in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -13,7 +13,7 @@ PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith
 SHLIB_LINK = -lcrypto
 
 # pg_regress runs in a throwaway instance with the library preloaded.
-REGRESS = setup api expiry touch_commit direct_write errors token_format adversarial security oracle stats
+REGRESS = setup api expiry touch_commit direct_write errors token_format adversarial security oracle stats upgrade
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/session.conf
 
 # pg_isolation_regress, for races, in an instance of its own.

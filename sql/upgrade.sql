@@ -1,0 +1,66 @@
+-- ALTER EXTENSION session UPDATE from 1.0 to 1.1: session_touch and
+-- session_get return the named type session_row instead of RETURNS TABLE
+-- columns; rows, column names and types, tokens and EXECUTE grants stay.
+SELECT current_database() AS regression_db \gset
+CREATE DATABASE session_upgrade;
+CREATE ROLE session_upgrade_app;
+CREATE ROLE session_upgrade_admin;
+\c session_upgrade
+SET client_min_messages = warning;
+CREATE EXTENSION session VERSION '1.0';
+GRANT EXECUTE ON FUNCTION session_touch(text), session_get(text)
+    TO session_upgrade_app;
+GRANT EXECUTE ON FUNCTION session_get(text)
+    TO session_upgrade_admin WITH GRANT OPTION;
+SELECT session_create('ann', '{"n": 1}') AS tok \gset
+SELECT pg_get_function_result('session_touch(text)'::regprocedure) AS touch_1_0;
+
+-- A view over session_get makes the update fail, with nothing changed.
+CREATE VIEW ann_view AS SELECT user_id FROM session_get('x');
+ALTER EXTENSION session UPDATE TO '1.1';
+SELECT extversion FROM pg_extension WHERE extname = 'session';
+SELECT count(*) AS session_row_types FROM pg_type WHERE typname = 'session_row';
+DROP VIEW ann_view;
+
+ALTER EXTENSION session UPDATE TO '1.1';
+SELECT extversion FROM pg_extension WHERE extname = 'session';
+SELECT pg_get_function_result('session_touch(text)'::regprocedure) AS touch,
+       pg_get_function_result('session_get(text)'::regprocedure) AS get;
+SELECT attname, format_type(atttypid, atttypmod)
+FROM pg_attribute
+WHERE attrelid = 'session_row'::regclass AND attnum > 0
+ORDER BY attnum;
+
+-- the grants are as they were; PUBLIC still has none
+SELECT r.r AS role, f.f AS function,
+       has_function_privilege(r.r, f.f, 'EXECUTE') AS execute,
+       has_function_privilege(r.r, f.f, 'EXECUTE WITH GRANT OPTION') AS grant_option
+FROM (VALUES ('session_upgrade_app'), ('session_upgrade_admin')) r(r),
+     (VALUES ('session_touch(text)'), ('session_get(text)')) f(f)
+ORDER BY 1, 2;
+SELECT p.proname, count(*) FILTER (WHERE a.grantee = 0) AS public_grants
+FROM pg_proc p, aclexplode(p.proacl) a
+WHERE p.oid IN ('session_touch(text)'::regprocedure, 'session_get(text)'::regprocedure)
+GROUP BY 1 ORDER BY 1;
+-- the functions are still members of the extension
+SELECT count(*) AS members
+FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
+WHERE e.extname = 'session' AND d.deptype = 'e'
+  AND d.objid IN ('session_touch(text)'::regprocedure, 'session_get(text)'::regprocedure,
+                  'session_row'::regtype);
+
+-- a token made under 1.0 still works, with the same columns
+SELECT user_id, data, expires_at > now() AS live FROM session_touch(:'tok');
+SELECT user_id, data FROM session_get(:'tok');
+SELECT count(*) FROM session_touch('not a token');
+SET ROLE session_upgrade_app;
+SELECT user_id FROM session_get(:'tok');
+RESET ROLE;
+
+-- a fresh install at 1.1 has the same result types
+\c :regression_db
+SELECT pg_get_function_result('session_touch(text)'::regprocedure) AS touch,
+       pg_get_function_result('session_get(text)'::regprocedure) AS get;
+DROP DATABASE session_upgrade;
+DROP ROLE session_upgrade_app;
+DROP ROLE session_upgrade_admin;

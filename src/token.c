@@ -186,14 +186,14 @@ session_token_generate_id(char *id)
 
 /*
  * HMAC-SHA256 (RFC 2104) and SHA-256 are built on OpenSSL's SHA-256 block
- * functions, the SHA256_* calls, which use the CPU's SHA instructions.
- * PostgreSQL 15's pg_hmac_* and pg_cryptohash_* make a fresh context per
- * call, and through OpenSSL 3's EVP layer even a kept context fetches,
- * allocates and frees on every initialisation: on the token check of every
- * request that EVP bookkeeping cost several times the three SHA-256 blocks
- * it computes.  (OpenSSL 3 marks SHA256_* deprecated for new code; the
- * OPENSSL_API_COMPAT level PostgreSQL's pg_config.h sets keeps them
- * available.)
+ * functions, the SHA256_* calls, which use the CPU's SHA instructions where
+ * it has them.  PostgreSQL 15's pg_hmac_* and pg_cryptohash_* make a fresh
+ * context per call, and through OpenSSL 3's EVP layer even a kept context
+ * fetches, allocates and frees on every initialisation: on the token check
+ * of every request that EVP bookkeeping cost several times the three
+ * SHA-256 blocks it computes.  (OpenSSL 3 marks SHA256_* deprecated for new
+ * code; the OPENSSL_API_COMPAT level PostgreSQL's pg_config.h sets keeps
+ * them available.)
  *
  * The hash states after the key's inner and outer pads depend only on the
  * key: they are kept for the key last used (nearly every token is signed by

@@ -128,9 +128,11 @@ class Session:
 class Server:
     """A throwaway server, unless PGHOST names one."""
 
-    def __init__(self, out, port):
+    def __init__(self, out, port, settings=()):
         self.own = not os.environ.get("PGHOST")
         if not self.own:
+            if settings:
+                sys.exit("--set applies to the throwaway server only, not to one PGHOST names")
             return
         self.dir = tempfile.mkdtemp(prefix="server.", dir=out)
         data = os.path.join(self.dir, "data")
@@ -147,6 +149,8 @@ max_wal_size = '16GB'
 checkpoint_timeout = '30min'
 max_connections = 100
 """)
+            for name, value in settings:
+                f.write(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'\n")
         run(["pg_ctl", "-D", data, "-l", os.path.join(self.dir, "server.log"), "-w", "start"])
         os.environ["PGHOST"] = self.dir
         os.environ["PGPORT"] = str(port)
@@ -417,6 +421,9 @@ def report(out, args, results, scale, prune, nvar):
     lines.append(f"- machine: {machine()}")
     lines.append(f"- server: {psql('SELECT version()')}")
     lines.append(f"- command: `{' '.join(['bash', 'bench/run'] + args.argv)}`")
+    if args.settings:
+        lines.append("- server settings added with --set: " +
+                     ", ".join(f"`{n} = {v}`" for n, v in args.settings))
     lines.append(f"- sessions: {nvar} in each store; pgbench -M prepared -c {args.clients} "
                  f"-j {args.threads} -T {args.seconds}, {args.runs} runs per side alternated, medians")
     lines.append("- every request finds its key with the same one-row lookup in bench.keys (pgbench "
@@ -607,9 +614,18 @@ def main():
     ap.add_argument("--only", default=None,
                     help="comma-separated workload numbers to run, e.g. 1,6; the ceiling (7) "
                          "runs with workload 1 (default: all)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a setting for the throwaway server, added to its postgresql.conf "
+                         "(repeatable; named in the report)")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny sizes and 1-second runs: proves the harness works")
     args = ap.parse_args()
+    args.settings = []
+    for item in args.set:
+        name, eq, value = item.partition("=")
+        if not eq or not re.fullmatch(r"[a-z_][a-z0-9_.]*", name):
+            ap.error(f"--set wants NAME=VALUE, got {item!r}")
+        args.settings.append((name, value))
     i = sys.argv.index("--out")
     args.argv = sys.argv[1:i] + sys.argv[i + 2:]     # as given to bench/run
     if args.smoke:
@@ -618,7 +634,7 @@ def main():
         args.prune_before, args.prune_window, args.prune_rate = 1.0, 3, 200
         args.seconds, args.runs = 1, 1
 
-    server = Server(args.out, args.port)
+    server = Server(args.out, args.port, args.settings)
     try:
         order, wanted = ORDER, set(ORDER) | {6}
         if args.only:

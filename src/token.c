@@ -205,9 +205,9 @@ static SHA256_CTX hmac_outer;
 static uint8 hmac_key[SESSION_KEY_BYTES];
 static bool hmac_keyed = false;
 
-/* Absorb key's inner and outer pads into hmac_inner and hmac_outer. */
+/* Start ctx on the key padded to a block and XORed with padbyte. */
 static bool
-hmac_set_key(const uint8 *key)
+absorb_pad(SHA256_CTX *ctx, const uint8 *key, uint8 padbyte)
 {
 	uint8		pad[SHA256_CBLOCK];
 	bool		ok;
@@ -215,15 +215,20 @@ hmac_set_key(const uint8 *key)
 
 	StaticAssertStmt(SESSION_KEY_BYTES <= SHA256_CBLOCK,
 					 "an HMAC key longer than a block must be hashed first");
-	hmac_keyed = false;
 	for (i = 0; i < SHA256_CBLOCK; i++)
-		pad[i] = (i < SESSION_KEY_BYTES ? key[i] : 0) ^ 0x36;
-	ok = SHA256_Init(&hmac_inner) && SHA256_Update(&hmac_inner, pad, sizeof(pad));
-	for (i = 0; i < SHA256_CBLOCK; i++)
-		pad[i] = (i < SESSION_KEY_BYTES ? key[i] : 0) ^ 0x5c;
-	ok = ok && SHA256_Init(&hmac_outer) && SHA256_Update(&hmac_outer, pad, sizeof(pad));
+		pad[i] = (i < SESSION_KEY_BYTES ? key[i] : 0) ^ padbyte;
+	ok = SHA256_Init(ctx) && SHA256_Update(ctx, pad, sizeof(pad));
 	explicit_bzero(pad, sizeof(pad));
-	if (!ok)
+	return ok;
+}
+
+/* Absorb key's inner and outer pads into hmac_inner and hmac_outer. */
+static bool
+hmac_set_key(const uint8 *key)
+{
+	hmac_keyed = false;
+	if (!absorb_pad(&hmac_inner, key, 0x36) ||
+		!absorb_pad(&hmac_outer, key, 0x5c))
 		return false;
 	memcpy(hmac_key, key, SESSION_KEY_BYTES);
 	hmac_keyed = true;

@@ -33,7 +33,7 @@ session_tables_owner(void)
 	HeapTuple	tup;
 	Oid			owner;
 
-	relid = session_internal_relid("sessions", false);
+	relid = session_sessions_relid();
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);

@@ -16,6 +16,7 @@
 #include "catalog/namespace.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 
 #include "session.h"
@@ -51,6 +52,39 @@ session_internal_relid(const char *relname, bool missing_ok)
 				 errmsg("session storage table \"%s\" is missing", relname),
 				 errhint("Reinstall the extension with DROP EXTENSION session; CREATE EXTENSION session;")));
 	return relid;
+}
+
+/*
+ * The OID of session_internal.sessions, which every request opens: kept
+ * until a relcache invalidation names it (the table dropped, renamed or
+ * moved) or resets the whole cache.  Looking it up by name cost two
+ * catalog cache searches a request, about 1% of a session_get's
+ * instructions (bench/instructions).
+ */
+static Oid	sessions_relid = InvalidOid;
+
+static void
+sessions_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == sessions_relid)
+		sessions_relid = InvalidOid;
+}
+
+Oid
+session_sessions_relid(void)
+{
+	static bool callback_registered = false;
+
+	if (!OidIsValid(sessions_relid))
+	{
+		if (!callback_registered)
+		{
+			CacheRegisterRelcacheCallback(sessions_relcache_callback, (Datum) 0);
+			callback_registered = true;
+		}
+		sessions_relid = session_internal_relid("sessions", false);
+	}
+	return sessions_relid;
 }
 
 void

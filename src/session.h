@@ -14,6 +14,7 @@
 #define SESSION_MAX_TIMEOUT_SECS (400 * SECS_PER_DAY)
 
 extern Oid	session_internal_relid(const char *relname, bool missing_ok);
+extern Oid	session_sessions_relid(void);
 
 /* GUCs, in seconds (see session.c) */
 extern int	session_idle_timeout;

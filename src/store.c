@@ -228,7 +228,7 @@ read_session(const uint8 *hash, SessionRecord *rec, Interval **idle,
 	TupleTableSlot *slot;
 	bool		found = false;
 
-	relid = session_internal_relid("sessions", false);
+	relid = session_sessions_relid();
 	rel = table_open(relid, AccessShareLock);
 	check_columns(rel);
 	pkey = RelationGetPrimaryKeyIndex(rel);
@@ -295,8 +295,7 @@ open_for_write(const char *command)
 
 	/* a standby, or a transaction declared read only: as the executor says */
 	PreventCommandIfReadOnly(command);
-	rel = table_open(session_internal_relid("sessions", false),
-					 RowExclusiveLock);
+	rel = table_open(session_sessions_relid(), RowExclusiveLock);
 	check_columns(rel);
 	return rel;
 }

@@ -81,6 +81,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			  memcmp(back, data, size) == 0, "base64url does not decode its own encoding");
 	}
 
+	/*
+	 * The constant-time compare agrees with memcmp: the input's two halves,
+	 * and the first half against itself with each byte changed in turn (it
+	 * works eight bytes at a time, then byte by byte).
+	 */
+	{
+		size_t		half = size / 2;
+		uint8		same[64];
+		size_t		i;
+
+		check(session_ct_equal(data, data + half, half) ==
+			  (memcmp(data, data + half, half) == 0),
+			  "ct_equal disagrees with memcmp");
+		if (half <= sizeof(same))
+		{
+			memcpy(same, data, half);
+			check(session_ct_equal(data, same, half), "ct_equal: a buffer differs from its copy");
+			for (i = 0; i < half; i++)
+			{
+				same[i] ^= (uint8) (1 << (i % 8));
+				check(!session_ct_equal(data, same, half), "ct_equal missed a changed byte");
+				same[i] ^= (uint8) (1 << (i % 8));
+			}
+		}
+	}
+
 	/* sign an id derived from the input, then verify */
 	if (size >= SESSION_ID_BYTES)
 	{

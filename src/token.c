@@ -157,14 +157,22 @@ base64url_decode(const char *src, size_t len, uint8 *dst, size_t dstlen)
 bool
 session_ct_equal(const uint8 *a, const uint8 *b, size_t len)
 {
-	/* volatile reads: the compiler may not stop at the first difference */
-	const volatile uint8 *va = a;
-	const volatile uint8 *vb = b;
-	uint8		diff = 0;
-	size_t		i;
+	/* volatile: the compiler may not stop at the first difference */
+	volatile uint64 diff = 0;
+	size_t		i = 0;
 
-	for (i = 0; i < len; i++)
-		diff |= va[i] ^ vb[i];
+	/* eight bytes at a time: a request compares two 32-byte values */
+	for (; i + sizeof(uint64) <= len; i += sizeof(uint64))
+	{
+		uint64		x;
+		uint64		y;
+
+		memcpy(&x, a + i, sizeof(x));
+		memcpy(&y, b + i, sizeof(y));
+		diff |= x ^ y;
+	}
+	for (; i < len; i++)
+		diff |= (uint64) (a[i] ^ b[i]);
 	return diff == 0;
 }
 

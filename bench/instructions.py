@@ -19,7 +19,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -43,10 +42,6 @@ SCRIPTS = [
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def run(cmd, env=None):
-    return bench.run(cmd, env=env)
 
 
 def wait_ready(seconds):
@@ -93,7 +88,7 @@ def measure(cgdir, seen, out, name, script, options, nvar, n):
     env = dict(os.environ)
     if options:
         env["PGOPTIONS"] = options
-    run(["pgbench", "-n", "-M", "prepared", "-c", "1", "-t", str(n), "-f", path, "bench"], env=env)
+    bench.run(["pgbench", "-n", "-M", "prepared", "-c", "1", "-t", str(n), "-f", path, "bench"], env=env)
     return counted_backend(cgdir, seen)
 
 
@@ -127,35 +122,23 @@ def main():
     i = sys.argv.index("--out")
     argv = sys.argv[1:i] + sys.argv[i + 2:]     # as given to bench/instructions
 
-    sdir = tempfile.mkdtemp(prefix="server.", dir=args.out)
-    data = os.path.join(sdir, "data")
-    cgdir = os.path.join(sdir, "callgrind")
+    # bench.py's throwaway server, smaller, stopped once the stores are loaded
+    os.environ.pop("PGHOST", None)
+    loader = bench.Server(args.out, args.port, [("shared_buffers", "512MB"),
+                                                ("autovacuum", "off")])
+    data = loader.data
+    cgdir = os.path.join(loader.dir, "callgrind")
     os.mkdir(cgdir)
-    run(["initdb", "-N", "-A", "trust", "-D", data])
-    with open(os.path.join(data, "postgresql.conf"), "a") as f:
-        f.write(f"""
-listen_addresses = ''
-unix_socket_directories = '{sdir}'
-port = {args.port}
-shared_preload_libraries = 'session'
-session.prune_interval = 0
-shared_buffers = '512MB'
-autovacuum = off
-""")
-    os.environ["PGHOST"] = sdir
-    os.environ["PGPORT"] = str(args.port)
-    pg_log = os.path.join(sdir, "server.log")
-    run(["pg_ctl", "-D", data, "-l", pg_log, "-w", "start"])
     try:
         version = bench.psql("SELECT version()", db="postgres")
         log(f"loading {args.sessions} sessions into both stores")
         bench.setup_db("bench")
         bench.load(1, args.sessions)
     finally:
-        run(["pg_ctl", "-D", data, "-m", "fast", "-w", "stop"])
+        loader.stop()
 
     log("restarting the server under callgrind")
-    with open(pg_log, "a") as logf:
+    with open(os.path.join(loader.dir, "server.log"), "a") as logf:
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--trace-children=yes",
              f"--callgrind-out-file={cgdir}/cg.%p", "postgres", "-D", data],

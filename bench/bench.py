@@ -15,6 +15,7 @@ alone, shows what the harness itself costs.
 """
 import argparse
 import datetime
+import math
 import os
 import platform
 import re
@@ -323,14 +324,74 @@ def percentile(values, p):
     return values[k]
 
 
+def requests_around(out, args, db, side, r, script, live, seconds, query):
+    """Workload 1 at args.prune_rate requests/s for `seconds`; `query` is sent
+    args.prune_before s in.  Returns its answer, when it was sent and
+    answered, and the latencies of the requests that ran wholly in the
+    args.prune_before - 1 s before it and wholly while it ran."""
+    prefix = os.path.join(out, f"prune-{side}-{r}")
+    result = {}
+
+    def requests():
+        result["tps"], result["ntx"] = pgbench(
+            out, f"w6-{side}", script, seconds, args, db=db, nvar=live, logprefix=prefix,
+            rate=args.prune_rate)
+
+    # connected before the requests start, so that starting a psql
+    # and a backend is not counted as part of the query
+    conn = Session(db)
+    t = threading.Thread(target=requests)
+    t.start()
+    time.sleep(args.prune_before)
+    p0 = time.time()
+    answer = conn.ask(query)
+    p1 = time.time()
+    conn.close()
+    t.join()
+
+    before, during = [], []
+    for fn in os.listdir(out):
+        if not fn.startswith(os.path.basename(prefix) + "."):
+            continue
+        with open(os.path.join(out, fn)) as f:
+            for line in f:
+                c = line.split()
+                # with -R, what a client sees includes the wait to start
+                lat = int(c[2]) + (int(c[6]) if len(c) > 6 else 0)
+                end = int(c[4]) + int(c[5]) / 1e6
+                start = end - lat / 1e6
+                if 1.0 <= start - (p0 - args.prune_before) and end < p0:
+                    before.append(lat)
+                elif start >= p0 and end <= p1:
+                    during.append(lat)
+        os.unlink(os.path.join(out, fn))
+    return answer, p1 - p0, before, during
+
+
 def prune_phase(out, args, live, expired):
-    """Workload 6: prune `expired` of live+expired sessions while requests run."""
+    """Workload 6: prune `expired` of live+expired sessions while requests run.
+
+    After each session-side prune the same measurement runs once more with
+    no prune, only a pg_sleep as long as that prune took: what the p99
+    ratio reads when nothing happens, the noise floor of the statistic on
+    the machine at hand."""
     db = "bench_prune"
     setup_db(db)
     log(f"prune: loading {live} live sessions into both stores")
     load(1, live, db=db)
     title, touch_session, touch_base, _ = WORKLOADS[1]
-    runs = {"session": [], "baseline": []}
+    runs = {"session": [], "baseline": [], "none": []}
+
+    def record(side, r, deleted, seconds, before, during):
+        m = {"deleted": deleted, "seconds": seconds, "rows_per_s": deleted / seconds,
+             "p99_before": percentile(before, 99), "p99_during": percentile(during, 99),
+             "n_before": len(before), "n_during": len(during)}
+        runs[side].append(m)
+        log(f"  w6 {side:8s} run {r + 1}: {m['deleted']} rows in {m['seconds']:.2f} s "
+            f"({m['rows_per_s']:.0f} rows/s), p99 {fmt_ms(m['p99_before'])} before, "
+            f"{fmt_ms(m['p99_during'])} during")
+        return m
+
     for r in range(args.runs):
         for side in (["session", "baseline"] if r % 2 == 0 else ["baseline", "session"]):
             if side == "session":
@@ -347,58 +408,23 @@ def prune_phase(out, args, live, expired):
                      f"SELECT md5('x' || i || random()), '{SESS}', now() - interval '1 day' "
                      f"FROM generate_series(1, {expired}) i", db=db)
                 psql("VACUUM ANALYZE bench.cps", db=db)
-                prune_sql = "DELETE FROM bench.cps WHERE expire < now()"
+                prune_sql = "WITH d AS (DELETE FROM bench.cps WHERE expire < now() RETURNING 1) " \
+                            "SELECT count(*) FROM d"
                 script = touch_base
             psql("CHECKPOINT", db=db)
-
-            prefix = os.path.join(out, f"prune-{side}-{r}")
-            result = {}
-
-            def requests():
-                result["tps"], result["ntx"] = pgbench(
-                    out, f"w6-{side}", script, args.prune_window, args, db=db, nvar=live,
-                    logprefix=prefix, rate=args.prune_rate)
-
-            # connected before the requests start, so that starting a psql
-            # and a backend is not counted as part of the prune
-            conn = Session(db)
-            t = threading.Thread(target=requests)
-            t.start()
-            time.sleep(args.prune_before)
-            p0 = time.time()
-            deleted = conn.ask(prune_sql if side == "session" else
-                               f"WITH d AS ({prune_sql} RETURNING 1) SELECT count(*) FROM d")
-            p1 = time.time()
-            conn.close()
-            t.join()
+            deleted, seconds, before, during = requests_around(
+                out, args, db, side, r, script, live, args.prune_window, prune_sql)
             # the next round of either store starts without this prune's
             # dead rows, as the first did (autovacuum is off: setup_db)
             psql(f"VACUUM {SESSION_TABLE if side == 'session' else BASELINE_TABLE}", db=db)
-
-            before, during = [], []
-            for fn in os.listdir(out):
-                if not fn.startswith(os.path.basename(prefix) + "."):
-                    continue
-                with open(os.path.join(out, fn)) as f:
-                    for line in f:
-                        c = line.split()
-                        # with -R, what a client sees includes the wait to start
-                        lat = int(c[2]) + (int(c[6]) if len(c) > 6 else 0)
-                        end = int(c[4]) + int(c[5]) / 1e6
-                        start = end - lat / 1e6
-                        if 1.0 <= start - (p0 - args.prune_before) and end < p0:
-                            before.append(lat)
-                        elif start >= p0 and end <= p1:
-                            during.append(lat)
-                os.unlink(os.path.join(out, fn))
-            m = {"deleted": int(deleted), "seconds": p1 - p0,
-                 "rows_per_s": int(deleted) / (p1 - p0),
-                 "p99_before": percentile(before, 99), "p99_during": percentile(during, 99),
-                 "n_before": len(before), "n_during": len(during)}
-            runs[side].append(m)
-            log(f"  w6 {side:8s} run {r + 1}: {m['deleted']} rows in {m['seconds']:.2f} s "
-                f"({m['rows_per_s']:.0f} rows/s), p99 {fmt_ms(m['p99_before'])} before, "
-                f"{fmt_ms(m['p99_during'])} during")
+            m = record(side, r, int(deleted), seconds, before, during)
+            if side == "session":
+                psql("CHECKPOINT", db=db)
+                _, seconds, before, during = requests_around(
+                    out, args, db, "none", r, script, live,
+                    math.ceil(args.prune_before + m["seconds"] + 1),
+                    f"SELECT 0 FROM pg_sleep({m['seconds']:.3f})")
+                record("none", r, 0, seconds, before, during)
     psql(f"DROP DATABASE {db}", db="postgres")
     return runs
 
@@ -423,6 +449,15 @@ def machine():
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB"
+
+
+PRUNE_SIDES = (("session", "session: session_prune()"), ("baseline", "baseline: one DELETE"),
+               ("none", "none: no prune, pg_sleep instead"))
+
+
+def p99_ratios(runs):
+    """Each run's p99 during over its own p99 before."""
+    return [x["p99_during"] / x["p99_before"] for x in runs if x["p99_before"] and x["p99_during"]]
 
 
 def report(out, args, results, scale, prune, nvar):
@@ -494,18 +529,24 @@ def report(out, args, results, scale, prune, nvar):
         lines.append("")
         lines.append("| store | rows/s | prune time | request p99 before | request p99 during |")
         lines.append("|---|---:|---:|---:|---:|")
-        for side, label in (("session", "session: session_prune()"),
-                            ("baseline", "baseline: one DELETE")):
+        for side, label in PRUNE_SIDES:
             r = prune["runs"][side]
             med = lambda k: statistics.median(x[k] for x in r if x[k] is not None) \
                 if any(x[k] is not None for x in r) else None
-            lines.append(f"| {label} | {med('rows_per_s'):.0f} | {med('seconds'):.2f} s | "
+            rows = "—" if side == "none" else f"{med('rows_per_s'):.0f}"
+            lines.append(f"| {label} | {rows} | {med('seconds'):.2f} s | "
                          f"{fmt_ms(med('p99_before'))} | {fmt_ms(med('p99_during'))} |")
         lines.append("")
-        for side in ("session", "baseline"):
+        for side, _ in PRUNE_SIDES:
             lines.append(f"- {side}, each run's p99 before / during: " + ", ".join(
                 f"{fmt_ms(x['p99_before'])} / {fmt_ms(x['p99_during'])} "
                 f"({x['n_before']} / {x['n_during']} requests)" for x in prune["runs"][side]))
+        pn = p99_ratios(prune["runs"]["none"])
+        if pn:
+            lines.append(f"- with no prune (the \"none\" row: a `pg_sleep` as long as the session "
+                         f"run's prune, measured right after it) the p99 ratio reads "
+                         f"{statistics.median(pn):.2f}x ({', '.join(f'{x:.2f}x' for x in pn)}): "
+                         f"what this machine's own variation gives the statistic")
 
     # targets
     t = []
@@ -545,8 +586,7 @@ def report(out, args, results, scale, prune, nvar):
         rb = statistics.median(x["rows_per_s"] for x in prune["runs"]["baseline"])
         # each run's during against its own before, as the other ratios
         # compare only measurements made side by side
-        pr = [x["p99_during"] / x["p99_before"] for x in prune["runs"]["session"]
-              if x["p99_before"] and x["p99_during"]]
+        pr = p99_ratios(prune["runs"]["session"])
         p99_ratio = statistics.median(pr) if pr else None
         target("prune rows/s vs the single DELETE", f"{rs / rb:.2f}x", "≥ 0.5x", rs / rb >= 0.5)
         target("request p99 during session_prune vs before (median of the runs' ratios)",

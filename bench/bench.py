@@ -325,22 +325,17 @@ def percentile(values, p):
 
 
 def requests_around(out, args, db, side, r, script, live, seconds, query):
-    """Workload 1 at args.prune_rate requests/s for `seconds`; `query` is sent
-    args.prune_before s in.  Returns its answer, when it was sent and
-    answered, and the latencies of the requests that ran wholly in the
-    args.prune_before - 1 s before it and wholly while it ran."""
+    """`script` at args.prune_rate requests/s for `seconds`; `query` is sent
+    args.prune_before s in.  Returns its answer, how long it took, and the
+    latencies of the requests that ran wholly in the args.prune_before - 1 s
+    before it and wholly while it ran."""
     prefix = os.path.join(out, f"prune-{side}-{r}")
-    result = {}
-
-    def requests():
-        result["tps"], result["ntx"] = pgbench(
-            out, f"w6-{side}", script, seconds, args, db=db, nvar=live, logprefix=prefix,
-            rate=args.prune_rate)
-
     # connected before the requests start, so that starting a psql
     # and a backend is not counted as part of the query
     conn = Session(db)
-    t = threading.Thread(target=requests)
+    t = threading.Thread(target=pgbench, args=(out, f"w6-{side}", script, seconds, args),
+                         kwargs={"db": db, "nvar": live, "logprefix": prefix,
+                                 "rate": args.prune_rate})
     t.start()
     time.sleep(args.prune_before)
     p0 = time.time()

@@ -40,10 +40,6 @@ SCRIPTS = [
 ]
 
 
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 def wait_ready(seconds):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -131,13 +127,13 @@ def main():
     os.mkdir(cgdir)
     try:
         version = bench.psql("SELECT version()", db="postgres")
-        log(f"loading {args.sessions} sessions into both stores")
+        bench.log(f"loading {args.sessions} sessions into both stores")
         bench.setup_db("bench")
         bench.load(1, args.sessions)
     finally:
         loader.stop()
 
-    log("restarting the server under callgrind")
+    bench.log("restarting the server under callgrind")
     with open(os.path.join(loader.dir, "server.log"), "a") as logf:
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--trace-children=yes",
@@ -152,7 +148,7 @@ def main():
             large = measure(cgdir, seen, args.out, name, script, options, args.sessions, args.large)
             per = (large[0] - small[0]) / (args.large - args.small)
             results[name] = (what, per, small[1], large[1])
-            log(f"  {name:12s} {per:9.0f} instructions a request")
+            bench.log(f"  {name:12s} {per:9.0f} instructions a request")
     finally:
         subprocess.run(["pg_ctl", "-D", data, "-m", "fast", "-w", "stop"])
         server.wait()

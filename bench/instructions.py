@@ -37,6 +37,8 @@ SCRIPTS = [
      "-c session.touch_interval=0"),
     ("base-get", "baseline: the get (3)", bench.WORKLOADS[3][2], ""),
     ("base-touch", "baseline: get + touch (1)", bench.WORKLOADS[1][2], ""),
+    ("create", "session_create (4)", bench.WORKLOADS[4][1], ""),
+    ("base-create", "baseline: the upsert (4)", bench.WORKLOADS[4][2], ""),
 ]
 
 

@@ -162,12 +162,17 @@ max_connections = 100
             run(["pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"], check=False)
 
 
+def stride_of(nvar, active):
+    """The active sessions are every stride-th of the nvar stored."""
+    return max(nvar // (active or nvar), 1)
+
+
 def pgbench(out, name, script, seconds, args, extra_env=None, db="bench", nvar=0, logprefix=None,
             active=None, rate=None):
     """Run a script; `active` sessions of the `nvar`, spread evenly, get requests."""
     path = os.path.join(out, f"{name}.sql")
+    stride = stride_of(nvar, active)
     active = active or nvar
-    stride = max(nvar // active, 1)
     # Each client draws from its own share of the sessions, as each user
     # sends their own requests: no two clients race for one session.
     share = max(active // args.clients, 1)
@@ -217,7 +222,7 @@ def measure(out, args, wid, side, nvar, active=None, db="bench"):
     script = {"session": ours, "baseline": base, "ceiling": WORKLOADS[7][1]}[side]
     table = BASELINE_TABLE if side == "baseline" else SESSION_TABLE
     if side == "session" and wid == 1:
-        spread_last_writes(db=db, stride=max(nvar // (active or nvar), 1))
+        spread_last_writes(db=db, stride=stride_of(nvar, active))
     # every run starts from vacuumed tables, and no vacuum of what an
     # earlier run left behind can start in the middle of it (setup_db)
     psql(f"VACUUM bench.keys, {table}", db=db)
@@ -719,7 +724,7 @@ def main():
             log(f"loading {args.scale_sessions} sessions into a second database for the scale figure")
             setup_db("bench_scale")
             load(1, args.scale_sessions, db="bench_scale")
-            trim_keys("bench_scale", args.scale_sessions // args.sessions)
+            trim_keys("bench_scale", stride_of(args.scale_sessions, args.sessions))
             runs = scale_suite(args.out, args, args.sessions, args.scale_sessions)
             psql("DROP DATABASE bench_scale", db="postgres")
             scale = {"n": args.scale_sessions, "active": args.sessions,

@@ -13,7 +13,7 @@ PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith
 SHLIB_LINK = -lcrypto
 
 # pg_regress runs in a throwaway instance with the library preloaded.
-REGRESS = setup api expiry touch_commit direct_write errors token_format adversarial security oracle stats upgrade reinstall
+REGRESS = setup api expiry prune_wal touch_commit direct_write errors token_format adversarial security oracle stats upgrade reinstall
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/session.conf
 
 # pg_isolation_regress, for races, in an instance of its own.

@@ -48,6 +48,7 @@ SET session.idle_timeout = '400d';
 SET session.absolute_timeout = 0;
 SET session.prune_batch_size = 1;
 SET session.prune_pause_ratio = 0;
+SET session.prune_wal_compression = off;
 
 -- No key shows in settings.
 SELECT name FROM pg_settings WHERE name LIKE 'session.%' ORDER BY 1;

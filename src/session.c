@@ -32,6 +32,7 @@ int			session_touch_interval = 60;
 int			session_prune_batch_size = 1000;
 int			session_prune_interval = SECS_PER_DAY;
 double		session_prune_pause_ratio = 1.5;
+bool		session_prune_wal_compression = true;
 
 void		_PG_init(void);
 
@@ -150,6 +151,15 @@ _PG_init(void)
 							 1.5,
 							 0.0,
 							 100.0,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("session.prune_wal_compression",
+							 "Whether session_prune() compresses its full-page images with lz4 when wal_compression is off.",
+							 "Has no effect when the server compresses them already (wal_compression is not off) or was built without lz4.",
+							 &session_prune_wal_compression,
+							 true,
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);

@@ -23,5 +23,6 @@ extern int	session_touch_interval;
 extern int	session_prune_batch_size;
 extern int	session_prune_interval;
 extern double session_prune_pause_ratio;
+extern bool session_prune_wal_compression;
 
 #endif							/* SESSION_H */

@@ -121,12 +121,26 @@ ok($node->poll_query_until('db1',
 		q{SELECT next_prune_due = last_prune_start + interval '1 hour' FROM session_stats}),
 	'reloaded interval visible in session_stats');
 
-add_expired('db2', 5);
+# No run is under way now, so the rows added here stay until the next one,
+# which comes after a checkpoint: every page it changes logs a full image.
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'session prune worker'}),
+	'no prune running on the long interval');
+add_expired('db2', 200);
+$node->safe_psql('db2', 'CREATE EXTENSION pg_walinspect; CHECKPOINT');
+my $lsn = $node->safe_psql('db2', 'SELECT pg_current_wal_lsn()');
+is(expired_count('db2'), '200', 'expired sessions wait for the next run');
 $node->safe_psql('postgres', q{ALTER SYSTEM SET session.prune_interval = '1s'});
 $node->reload;
 ok($node->poll_query_until('db2',
 		q{SELECT count(*) = 0 FROM session_internal.sessions WHERE expires_at <= now()}),
 	'shorter interval after SIGHUP prunes again');
+# The worker writes those images compressed, as session_prune() does.
+is($node->safe_psql('db2', qq{
+		SELECT string_agg(DISTINCT coalesce(substring(block_ref FROM 'method: (\\w+)'), 'none'), ',')
+		FROM pg_get_wal_records_info('$lsn', pg_current_wal_lsn())
+		WHERE resource_manager = 'Heap' AND record_type = 'DELETE' AND fpi_length > 0}),
+	'lz4', 'worker compresses its full-page images');
 
 # --- The schedule survives restarts ------------------------------------
 

@@ -94,10 +94,11 @@ prune_pace(void *arg)
 }
 
 /*
- * Have this batch's full-page images compressed, as the top says.  Returns
- * the GUC nest level to pop, or -1 when nothing was changed.  The setting
- * goes back when the batch ends (or with the transaction, on error), so a
- * caller's own transaction keeps the server's wal_compression.
+ * Have the full-page images of a prune's work compressed, as the top says.
+ * Returns the GUC nest level for prune_compress_wal_end, or -1 when nothing
+ * was changed.  The setting goes back at the end of each piece of work (or
+ * with the transaction, on error), so a caller's own transaction keeps the
+ * server's wal_compression.
  */
 static int
 prune_compress_wal(void)
@@ -117,6 +118,13 @@ prune_compress_wal(void)
 	return -1;
 }
 
+static void
+prune_compress_wal_end(int nestlevel)
+{
+	if (nestlevel >= 0)
+		AtEOXact_GUC(true, nestlevel);
+}
+
 /* Delete one batch of sessions that expired before the run began. */
 void
 prune_step(PruneRun *run)
@@ -128,8 +136,7 @@ prune_step(PruneRun *run)
 											  session_prune_batch_size,
 											  &run->more, prune_pace, run);
 	run->batches++;
-	if (nestlevel >= 0)
-		AtEOXact_GUC(true, nestlevel);
+	prune_compress_wal_end(nestlevel);
 }
 
 /* Retire unused keys and record the run. */
@@ -141,6 +148,7 @@ prune_finish(PruneRun *run)
 	Datum		values[4];
 	Interval   *duration = palloc0(sizeof(Interval));
 	int			rc;
+	int			nestlevel = prune_compress_wal();
 
 	session_keys_retire(run->start);
 
@@ -162,6 +170,7 @@ prune_finish(PruneRun *run)
 	rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	prune_compress_wal_end(nestlevel);
 }
 
 /* When did the latest run start?  False if there has been none. */

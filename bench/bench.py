@@ -342,9 +342,10 @@ def percentile(values, p):
 
 def requests_around(out, args, db, side, r, script, live, seconds, query):
     """`script` at args.prune_rate requests/s for `seconds`; `query` is sent
-    args.prune_before s in.  Returns its answer, how long it took, and the
-    latencies of the requests that ran wholly in the args.prune_before - 1 s
-    before it and wholly while it ran."""
+    args.prune_before s in.  Returns its answer, how long it took, the WAL
+    bytes written meanwhile (the requests' few included), and the latencies
+    of the requests that ran wholly in the args.prune_before - 1 s before it
+    and wholly while it ran."""
     prefix = os.path.join(out, f"prune-{side}-{r}")
     # connected before the requests start, so that starting a psql
     # and a backend is not counted as part of the query
@@ -354,9 +355,11 @@ def requests_around(out, args, db, side, r, script, live, seconds, query):
                                  "rate": args.prune_rate})
     t.start()
     time.sleep(args.prune_before)
+    lsn0 = conn.ask("SELECT pg_current_wal_lsn()")
     p0 = time.time()
     answer = conn.ask(query)
     p1 = time.time()
+    wal = int(conn.ask(f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn0}')"))
     conn.close()
     t.join()
 
@@ -376,7 +379,7 @@ def requests_around(out, args, db, side, r, script, live, seconds, query):
                 elif start >= p0 and end <= p1:
                     during.append(lat)
         os.unlink(os.path.join(out, fn))
-    return answer, p1 - p0, before, during
+    return answer, p1 - p0, wal, before, during
 
 
 def prune_phase(out, args, live, expired):
@@ -393,13 +396,13 @@ def prune_phase(out, args, live, expired):
     title, touch_session, touch_base, _ = WORKLOADS[1]
     runs = {"session": [], "baseline": [], "none": []}
 
-    def record(side, r, deleted, seconds, before, during):
-        m = {"deleted": deleted, "seconds": seconds, "rows_per_s": deleted / seconds,
+    def record(side, r, deleted, seconds, wal, before, during):
+        m = {"deleted": deleted, "seconds": seconds, "rows_per_s": deleted / seconds, "wal": wal,
              "p99_before": percentile(before, 99), "p99_during": percentile(during, 99),
              "n_before": len(before), "n_during": len(during)}
         runs[side].append(m)
         log(f"  w6 {side:8s} run {r + 1}: {m['deleted']} rows in {m['seconds']:.2f} s "
-            f"({m['rows_per_s']:.0f} rows/s), p99 {fmt_ms(m['p99_before'])} before, "
+            f"({m['rows_per_s']:.0f} rows/s, {m['wal'] / 1e6:.1f} MB of WAL), p99 {fmt_ms(m['p99_before'])} before, "
             f"{fmt_ms(m['p99_during'])} during")
         return m
 
@@ -423,19 +426,19 @@ def prune_phase(out, args, live, expired):
                             "SELECT count(*) FROM d"
                 script = touch_base
             psql("CHECKPOINT", db=db)
-            deleted, seconds, before, during = requests_around(
+            deleted, seconds, wal, before, during = requests_around(
                 out, args, db, side, r, script, live, args.prune_window, prune_sql)
             # the next round of either store starts without this prune's
             # dead rows, as the first did (autovacuum is off: setup_db)
             psql(f"VACUUM {SESSION_TABLE if side == 'session' else BASELINE_TABLE}", db=db)
-            m = record(side, r, int(deleted), seconds, before, during)
+            m = record(side, r, int(deleted), seconds, wal, before, during)
             if side == "session":
                 psql("CHECKPOINT", db=db)
-                _, seconds, before, during = requests_around(
+                _, seconds, wal, before, during = requests_around(
                     out, args, db, "none", r, script, live,
                     math.ceil(args.prune_before + m["seconds"] + 1),
                     f"SELECT 0 FROM pg_sleep({m['seconds']:.3f})")
-                record("none", r, 0, seconds, before, during)
+                record("none", r, 0, seconds, wal, before, during)
     psql(f"DROP DATABASE {db}", db="postgres")
     return runs
 
@@ -509,7 +512,12 @@ def report(out, args, results, scale, prune, nvar):
                      f"{small['baseline']['tps']:.0f} req/s)")
     if prune:
         lines.append(f"- workload 6 offers {args.prune_rate} requests/s (pgbench -R); latency "
-                     f"includes the wait to start")
+                     f"includes the wait to start; its WAL column counts from just before the "
+                     f"prune to just after it, the requests' own few bytes included; "
+                     f"session_prune() compresses its full-page images with lz4 "
+                     f"(session.prune_wal_compression, on by default), the DELETE's are as "
+                     f"the server's wal_compression says "
+                     f"({psql('SHOW wal_compression', db='postgres')})")
     lines.append("")
     lines.append("| # | workload | session req/s | baseline req/s | ratio | WAL B/req session | "
                  "WAL B/req baseline | HOT session | HOT baseline |")
@@ -545,14 +553,14 @@ def report(out, args, results, scale, prune, nvar):
                      f"(medians of {args.runs} runs; p99 of the requests that ran wholly during "
                      f"the prune against those of the {args.prune_before - 1:.0f} s before it):")
         lines.append("")
-        lines.append("| store | rows/s | prune time | request p99 before | request p99 during |")
-        lines.append("|---|---:|---:|---:|---:|")
+        lines.append("| store | rows/s | prune time | WAL | request p99 before | request p99 during |")
+        lines.append("|---|---:|---:|---:|---:|---:|")
         for side, label in PRUNE_SIDES:
             r = prune["runs"][side]
             med = lambda k: statistics.median(x[k] for x in r if x[k] is not None) \
                 if any(x[k] is not None for x in r) else None
             rows = "—" if side == "none" else f"{med('rows_per_s'):.0f}"
-            lines.append(f"| {label} | {rows} | {med('seconds'):.2f} s | "
+            lines.append(f"| {label} | {rows} | {med('seconds'):.2f} s | {med('wal') / 1e6:.1f} MB | "
                          f"{fmt_ms(med('p99_before'))} | {fmt_ms(med('p99_during'))} |")
         lines.append("")
         for side, _ in PRUNE_SIDES:

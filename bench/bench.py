@@ -343,7 +343,7 @@ def percentile(values, p):
 def requests_around(out, args, db, side, r, script, live, seconds, query):
     """`script` at args.prune_rate requests/s for `seconds`; `query` is sent
     args.prune_before s in.  Returns its answer, how long it took, the WAL
-    bytes written meanwhile (the requests' few included), and the latencies
+    bytes written meanwhile (the requests' included), and the latencies
     of the requests that ran wholly in the args.prune_before - 1 s before it
     and wholly while it ran."""
     prefix = os.path.join(out, f"prune-{side}-{r}")
@@ -513,7 +513,9 @@ def report(out, args, results, scale, prune, nvar):
     if prune:
         lines.append(f"- workload 6 offers {args.prune_rate} requests/s (pgbench -R); latency "
                      f"includes the wait to start; its WAL column counts from just before the "
-                     f"prune to just after it, the requests' own few bytes included; "
+                     f"prune to just after it, the requests' own included (the none row "
+                     f"shows how much: their first writes to a page after the checkpoint "
+                     f"log its image too); "
                      f"session_prune() compresses its full-page images with lz4 "
                      f"(session.prune_wal_compression, on by default), the DELETE's are as "
                      f"the server's wal_compression says "

@@ -17,12 +17,12 @@
  *
  * The first change to a page after a checkpoint writes the whole page to
  * the WAL, and a prune changes every page that holds an expired session:
- * those images were about 115 of the 127 MB of WAL of a 500 000-session
+ * those images were about 195 of the 219 MB of WAL of a 500 000-session
  * prune in the benchmark, and writing them out, more than the prune's CPU,
  * is what stalled concurrent requests.  So unless the server compresses
  * them already (wal_compression), a run writes them compressed with lz4:
- * 56 MB, in no more time (session.prune_wal_compression; README,
- * Performance).
+ * 64-89 MB, for 10-20% more time under load (session.prune_wal_compression;
+ * README, Performance).
  *
  * Callers of prune_finish and prune_last_start hold a session_sql_begin()
  * scope.

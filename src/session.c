@@ -31,7 +31,7 @@ int			session_absolute_timeout = 30 * SECS_PER_DAY;
 int			session_touch_interval = 60;
 int			session_prune_batch_size = 1000;
 int			session_prune_interval = SECS_PER_DAY;
-double		session_prune_pause_ratio = 1.5;
+double		session_prune_pause_ratio = 1.0;
 bool		session_prune_wal_compression = true;
 
 void		_PG_init(void);
@@ -148,7 +148,7 @@ _PG_init(void)
 							 "Pause after each burst of prune work (about 0.1 ms), as a multiple of the burst's time; 0 never pauses.",
 							 NULL,
 							 &session_prune_pause_ratio,
-							 1.5,
+							 1.0,
 							 0.0,
 							 100.0,
 							 PGC_SUSET,

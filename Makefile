@@ -12,13 +12,17 @@ PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith
 # token.c calls OpenSSL's libcrypto (the one the server links) directly.
 SHLIB_LINK = -lcrypto
 
-# pg_regress runs in a throwaway instance with the library preloaded.
+# pg_regress runs in a throwaway instance with the library preloaded,
+# always UTF8 (and C collation) whatever the caller's locale: from a POSIX
+# locale initdb would make it SQL_ASCII.
 REGRESS = setup api expiry prune_wal touch_commit direct_write errors token_format adversarial security oracle stats upgrade reinstall
-REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/session.conf
+REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/session.conf \
+	--encoding=UTF8 --no-locale
 
 # pg_isolation_regress, for races, in an instance of its own.
 ISOLATION = merge_race touch_race destroy_race regenerate_race prune_race destroy_user_race rotate_race touch_commit_abort
-ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=$(srcdir)/test/session.conf
+ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=$(srcdir)/test/session.conf \
+	--encoding=UTF8 --no-locale
 
 TAP_TESTS = 1
 

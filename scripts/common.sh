@@ -12,6 +12,13 @@ require_root() {
 	fi
 }
 
+# Run a command as the postgres user from /, which it can always enter
+# (from root's directory it would warn "could not change directory").
+# Every path given to it must be absolute.
+as_postgres() {
+	(cd / && runuser -u postgres -- "$@")
+}
+
 # Install whichever of the named Debian packages are missing.
 install_packages() {
 	local missing=() p

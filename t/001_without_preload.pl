@@ -5,9 +5,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use SessionTest;
 
-my $node = PostgreSQL::Test::Cluster->new('nopreload');
-$node->init;
+my $node = session_node('nopreload');
 $node->start;
 
 is($node->safe_psql('postgres', 'SHOW shared_preload_libraries'),

@@ -5,9 +5,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use SessionTest;
 
-my $node = PostgreSQL::Test::Cluster->new('dump');
-$node->init;
+my $node = session_node('dump');
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'session'");
 $node->start;
 

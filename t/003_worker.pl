@@ -7,28 +7,17 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use SessionTest;
 
-my $node = PostgreSQL::Test::Cluster->new('worker');
-$node->init;
+my $node = session_node('worker');
 $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'session'
 session.prune_interval = '1s'
 restart_after_crash = on
 });
 $node->start;
-
-# Add n sessions that expired an hour ago, with nothing usable as a token.
-sub add_expired
-{
-	my ($db, $n, $user) = @_;
-	$user //= 'expired';
-	$node->safe_psql($db, qq{
-		INSERT INTO session_internal.sessions
-		    (id_hash, key_id, user_id, data, created_at, expires_at, idle_timeout)
-		SELECT sha256(convert_to('$user' || i || clock_timestamp(), 'UTF8')), 1, '$user', '{}',
-		       now() - interval '2 hours', now() - interval '1 hour', interval '1 hour'
-		FROM generate_series(1, $n) i});
-}
 
 sub expired_count
 {
@@ -60,7 +49,7 @@ for my $db (qw(db1 db2))
 {
 	$node->safe_psql($db, 'CREATE EXTENSION session');
 	$node->safe_psql($db, q{SELECT session_create('live')});
-	add_expired($db, 2500);
+	add_expired($node, $db, 2500);
 }
 # db3 has a table of its own that looks like ours; it must not be touched.
 $node->safe_psql('db3', q{
@@ -88,7 +77,7 @@ ok(!$node->log_contains(qr/database "db3"|ERROR/), 'database without the extensi
 
 $node->safe_psql('postgres', 'CREATE DATABASE db4');
 $node->safe_psql('db4', 'CREATE EXTENSION session');
-add_expired('db4', 10);
+add_expired($node, 'db4', 10);
 ok($node->poll_query_until('db4',
 		q{SELECT count(*) = 0 FROM session_internal.sessions WHERE expires_at <= now()}),
 	'database created after start-up is pruned');
@@ -96,8 +85,8 @@ ok($node->poll_query_until('db4',
 # --- Rows that a request has locked are skipped, not waited for --------
 
 my $app = $node->background_psql('db1');
-add_expired('db1', 1, 'locked');
-add_expired('db1', 100, 'free');
+add_expired($node, 'db1', 1, 'locked');
+add_expired($node, 'db1', 100, 'free');
 $app->query_safe(q{BEGIN; SELECT 1 FROM session_internal.sessions WHERE user_id = 'locked' FOR UPDATE});
 ok($node->poll_query_until('db1',
 		q{SELECT count(*) = 0 FROM session_internal.sessions WHERE user_id = 'free'}),
@@ -126,7 +115,7 @@ ok($node->poll_query_until('db1',
 ok($node->poll_query_until('postgres',
 		q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'session prune worker'}),
 	'no prune running on the long interval');
-add_expired('db2', 200);
+add_expired($node, 'db2', 200);
 $node->safe_psql('db2', 'CREATE EXTENSION pg_walinspect; CHECKPOINT');
 my $lsn = $node->safe_psql('db2', 'SELECT pg_current_wal_lsn()');
 is(expired_count('db2'), '200', 'expired sessions wait for the next run');
@@ -151,7 +140,7 @@ $node->reload;
 $node->poll_query_until('db1',
 	q{SELECT next_prune_due = last_prune_start + interval '1 hour' FROM session_stats});
 my $before = last_prune_start('db1');
-add_expired('db1', 7);
+add_expired($node, 'db1', 7);
 $offset = -s $node->logfile;
 $node->restart;
 $node->wait_for_log(qr/session prune launcher: \d+ database\(s\) with the extension, next check at/, $offset);
@@ -195,7 +184,7 @@ $node->wait_for_log(qr/ERROR:  session storage column 6 is "broken", expected "e
 ok($node->log_contains(qr/CONTEXT:  .*session prune worker for database with OID \d+/, $offset),
 	'a failing prune logs its error and where it happened');
 $node->safe_psql('db2', 'ALTER TABLE session_internal.sessions RENAME COLUMN broken TO expires_at');
-add_expired('db2', 3);
+add_expired($node, 'db2', 3);
 ok($node->poll_query_until('db2',
 		q{SELECT count(*) = 0 FROM session_internal.sessions WHERE expires_at <= now()}),
 	'prune retried after the error');
@@ -213,12 +202,12 @@ sub wait_for_worker_in
 		WHERE backend_type = 'session prune worker' AND datname = '$db'});
 }
 
-add_expired('db1', 300000);
+add_expired($node, 'db1', 300000);
 ok(wait_for_worker_in('db1'), 'worker busy in db1');
 $node->safe_psql('db1', 'DROP EXTENSION session');
 ok(1, 'DROP EXTENSION went through while the worker ran');
 
-add_expired('db2', 300000);
+add_expired($node, 'db2', 300000);
 ok(wait_for_worker_in('db2'), 'worker busy in db2');
 $node->safe_psql('postgres', 'DROP DATABASE db2');
 ok(1, 'DROP DATABASE went through while the worker ran');

@@ -8,9 +8,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use SessionTest;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
+my $primary = session_node('primary', allows_streaming => 1);
 # The primary does not prune here, so that the standby's behaviour shows.
 $primary->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'session'

@@ -2,9 +2,10 @@
 
 EXTENSION = session
 MODULE_big = session
-OBJS = src/session.o src/api.o src/keys.o src/owner.o src/store.o src/token.o \
-	src/prune.o src/shmem.o src/stats.o src/touch_commit.o src/worker.o
-DATA = sql/session--1.0.sql sql/session--1.0--1.1.sql
+OBJS = src/session.o src/settings.o src/relations.o src/api.o src/keys.o \
+	src/owner.o src/heap_direct.o src/store.o src/token.o src/prune.o \
+	src/shmem.o src/stats.o src/touch_commit.o src/worker.o
+DATA = sql/session--1.0.sql sql/session--1.0--1.1.sql sql/session--1.1--1.2.sql
 PGFILEDESC = "session - web sessions in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -15,12 +16,14 @@ SHLIB_LINK = -lcrypto
 # pg_regress runs in a throwaway instance with the library preloaded,
 # always UTF8 (and C collation) whatever the caller's locale: from a POSIX
 # locale initdb would make it SQL_ASCII.
-REGRESS = setup api expiry prune_wal touch_commit direct_write errors token_format adversarial security oracle stats upgrade reinstall
+REGRESS = setup api expiry prune_wal touch_commit direct_write errors token_format adversarial \
+	security oracle stats prune_triggers prune_batches upgrade reinstall
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/session.conf \
 	--encoding=UTF8 --no-locale
 
 # pg_isolation_regress, for races, in an instance of its own.
-ISOLATION = merge_race touch_race destroy_race regenerate_race prune_race destroy_user_race rotate_race touch_commit_abort
+ISOLATION = merge_race touch_race destroy_race regenerate_race prune_race destroy_user_race \
+	rotate_race touch_commit_abort key_cache_snapshot retire_race touch_snapshot
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=$(srcdir)/test/session.conf \
 	--encoding=UTF8 --no-locale
 

@@ -40,6 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	SessionToken tok;
 	uint8		key[SESSION_KEY_BYTES];
+	SessionKeyState state;
 	uint8		buf[64];
 	char		enc[128];
 	size_t		n;
@@ -58,7 +59,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		base64url_encode(tok.sig, SESSION_SIG_BYTES, again + SESSION_ID_CHARS + 1);
 		check(memcmp(again, data, SESSION_TOKEN_CHARS) == 0,
 			  "a parsed token has a second spelling");
-		(void) session_token_verify(&tok, key);
+		check(session_token_key_init(&state, key) == TOKEN_OK, "key setup failed");
+		(void) session_token_verify(&tok, &state);
 	}
 
 	/* base64url: decode whatever length fits, and re-encode */
@@ -117,10 +119,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		base64url_encode(data, SESSION_ID_BYTES, id);
 		if (size >= SESSION_ID_BYTES + SESSION_KEY_BYTES)
 			memcpy(key, data + SESSION_ID_BYTES, SESSION_KEY_BYTES);
-		check(session_token_sign(id, key, token) == TOKEN_OK, "signing failed");
+		check(session_token_key_init(&state, key) == TOKEN_OK, "key setup failed");
+		check(session_token_sign(id, &state, token) == TOKEN_OK, "signing failed");
 		check(session_token_parse(token, strlen(token), &parsed) == TOKEN_OK,
 			  "a signed token does not parse");
-		check(session_token_verify(&parsed, key) == TOKEN_OK,
+		check(session_token_verify(&parsed, &state) == TOKEN_OK,
 			  "a signed token does not verify");
 		{
 			uint8		ref[EVP_MAX_MD_SIZE];
@@ -137,14 +140,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				  memcmp(ref, hash, SESSION_HASH_BYTES) == 0,
 				  "the id hash is not OpenSSL's SHA-256");
 		}
-		key[size % SESSION_KEY_BYTES] ^= (uint8) (1 << (size % 8));
-		check(session_token_verify(&parsed, key) == TOKEN_BAD_SIGNATURE,
-			  "a token verifies with another key");
-		key[size % SESSION_KEY_BYTES] ^= (uint8) (1 << (size % 8));
+		{
+			SessionKeyState neighbour;
+
+			key[size % SESSION_KEY_BYTES] ^= (uint8) (1 << (size % 8));
+			check(session_token_key_init(&neighbour, key) == TOKEN_OK, "key setup failed");
+			check(session_token_verify(&parsed, &neighbour) == TOKEN_BAD_SIGNATURE,
+				  "a token verifies with another key");
+			key[size % SESSION_KEY_BYTES] ^= (uint8) (1 << (size % 8));
+			/* the first key's state is unchanged by making another */
+			check(session_token_verify(&parsed, &state) == TOKEN_OK,
+				  "a key's state changed when another key was set up");
+			session_token_key_wipe(&neighbour);
+		}
 		{
 			char		again[SESSION_TOKEN_CHARS + 1];
 
-			check(session_token_sign(id, key, again) == TOKEN_OK &&
+			check(session_token_sign(id, &state, again) == TOKEN_OK &&
 				  strcmp(again, token) == 0,
 				  "signing again with the first key gives another token");
 		}

@@ -147,12 +147,19 @@ SELECT s.key_id = (SELECT id FROM session_internal.keys ORDER BY created_at DESC
        AS moved_to_newest
 FROM session_internal.sessions s WHERE s.user_id = 'alice' AND s.data ? 'prefs';
 
--- the superseded key is retired by the prune once unused and 10 minutes old
+-- the superseded key is retired by the prune once unused and superseded
+-- for 10 minutes, counted from the first prune that saw it superseded
+-- (however old the newer key's created_at says it is)
 UPDATE session_internal.keys SET created_at = created_at - interval '1 hour';
 SELECT session_prune() >= 0 AS pruned;
-SELECT count(*) AS keys_while_used FROM session_internal.keys;
+SELECT count(*) AS keys_while_used,
+       count(*) FILTER (WHERE superseded_at IS NOT NULL) AS marked_superseded
+FROM session_internal.keys;
 DELETE FROM session_internal.sessions
 WHERE key_id <> (SELECT id FROM session_internal.keys ORDER BY created_at DESC, id DESC LIMIT 1);
+SELECT session_prune() >= 0 AS pruned;
+SELECT count(*) AS keys_within_grace FROM session_internal.keys;
+UPDATE session_internal.keys SET superseded_at = superseded_at - interval '11 minutes';
 SELECT session_prune() >= 0 AS pruned;
 SELECT count(*) AS keys_once_unused FROM session_internal.keys;
 SELECT count(*) FROM session_touch(:'tok3');

@@ -71,6 +71,48 @@ DROP TRIGGER dw_seen ON session_internal.sessions;
 DROP FUNCTION dw_seen();
 DROP TABLE dw_seen;
 SELECT session_destroy_user('dw-trigger');
+
+-- Whatever else the executor would run makes the direct writes go through
+-- SQL, so it runs too.  A CHECK constraint someone adds holds for create:
+ALTER TABLE session_internal.sessions
+    ADD CONSTRAINT dw_not_banned CHECK (user_id IS DISTINCT FROM 'dw-banned');
+\set VERBOSITY terse
+SELECT session_create('dw-banned');
+\set VERBOSITY default
+SELECT count(*) AS banned_rows FROM session_internal.sessions WHERE user_id = 'dw-banned';
+ALTER TABLE session_internal.sessions DROP CONSTRAINT dw_not_banned;
+
+-- a rule on the table runs for create
+CREATE TABLE dw_ruled (user_id text);
+CREATE RULE dw_log AS ON INSERT TO session_internal.sessions
+    DO ALSO INSERT INTO public.dw_ruled VALUES (NEW.user_id);
+SELECT session_create('dw-rule') IS NOT NULL AS created;
+SELECT user_id FROM dw_ruled;
+DROP RULE dw_log ON session_internal.sessions;
+DROP TABLE dw_ruled;
+SELECT session_destroy_user('dw-rule');
+
+-- a table published for updates and deletes with no replica identity:
+-- a touch's write and a prune's delete fail as UPDATE and DELETE do,
+-- rather than send changes a subscriber could not apply
+SELECT session_create('dw-pub', '{}', '1 hour') AS pubtok \gset
+SELECT session_create('dw-pub') AS pubgone \gset
+UPDATE session_internal.sessions SET expires_at = now() - interval '1 second'
+WHERE user_id = 'dw-pub' AND expires_at > now() + interval '2 hours';
+SET client_min_messages = error;
+CREATE PUBLICATION dw_pub FOR TABLE session_internal.sessions;
+RESET client_min_messages;
+ALTER TABLE session_internal.sessions REPLICA IDENTITY NOTHING;
+SET session.touch_interval = 0;
+\set VERBOSITY terse
+SELECT count(*) FROM session_touch(:'pubtok');
+SELECT session_prune();
+\set VERBOSITY default
+RESET session.touch_interval;
+ALTER TABLE session_internal.sessions REPLICA IDENTITY DEFAULT;
+DROP PUBLICATION dw_pub;
+SELECT count(*) AS pub_rows FROM session_internal.sessions WHERE user_id = 'dw-pub';
+SELECT session_destroy_user('dw-pub');
 SELECT sum(session_destroy_user('dw' || u)) AS ended FROM generate_series(0, 2) u;
 DROP TABLE dw_tokens;
 DROP EXTENSION amcheck;

@@ -75,6 +75,41 @@ SET session.touch_synchronous_commit = on;
 SELECT count(*) FROM session_touch(:'tok');
 RESET session.touch_synchronous_commit;
 
+-- a stricter synchronous_commit is kept: remote_write and remote_apply
+-- (here, set locally and for the session) are durable, and come back
+-- unchanged; local, like on, is relaxed
+BEGIN;
+SET LOCAL synchronous_commit = remote_apply;
+SELECT count(*) FROM session_touch(:'tok');
+COMMIT;
+SET synchronous_commit = remote_write;
+SELECT count(*) FROM session_touch(:'tok');
+SHOW synchronous_commit;
+SET synchronous_commit = local;
+SELECT count(*) FROM session_touch(:'tok');
+SHOW synchronous_commit;
+RESET synchronous_commit;
+
+-- a trigger on the table that writes a row of its own: the touch then
+-- writes through SQL, and the trigger's row commits durably with it
+RESET client_min_messages;
+CREATE TABLE touch_commit_audit (user_id text);
+CREATE FUNCTION touch_commit_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.touch_commit_audit VALUES (NEW.user_id);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER touch_commit_audit AFTER UPDATE ON session_internal.sessions
+    FOR EACH ROW EXECUTE FUNCTION touch_commit_audit();
+SET client_min_messages = debug1;
+SELECT count(*) FROM session_touch(:'tok');
+RESET client_min_messages;
+SELECT count(*) AS audited FROM touch_commit_audit;
+DROP TRIGGER touch_commit_audit ON session_internal.sessions;
+DROP FUNCTION touch_commit_audit();
+DROP TABLE touch_commit_audit;
+SET client_min_messages = debug1;
+
 -- the setting is a user's own choice, like synchronous_commit
 RESET client_min_messages;
 CREATE ROLE touch_commit_user;

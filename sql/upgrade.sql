@@ -1,6 +1,7 @@
 -- ALTER EXTENSION session UPDATE from 1.0 to 1.1: session_touch and
 -- session_get return the named type session_row instead of RETURNS TABLE
 -- columns; rows, column names and types, tokens and EXECUTE grants stay.
+-- Then from 1.1 to 1.2: the keys table's superseded_at and row trigger.
 SELECT current_database() AS regression_db \gset
 CREATE DATABASE session_upgrade;
 CREATE ROLE session_upgrade_app;
@@ -57,10 +58,30 @@ SET ROLE session_upgrade_app;
 SELECT user_id FROM session_get(:'tok');
 RESET ROLE;
 
--- a fresh install at 1.1 has the same result types
+-- 1.1 to 1.2: keys.superseded_at, set for keys already superseded, and
+-- the keys trigger per row (and on TRUNCATE)
+SELECT session_rotate_key();
+ALTER EXTENSION session UPDATE TO '1.2';
+SELECT extversion FROM pg_extension WHERE extname = 'session';
+SELECT count(*) AS keys, count(superseded_at) AS superseded FROM session_internal.keys;
+SELECT tgname, tgtype FROM pg_trigger
+WHERE tgrelid = 'session_internal.keys'::regclass ORDER BY tgname;
+-- the token made under 1.0 still works, and a rotation reaches this backend
+SELECT user_id FROM session_touch(:'tok');
+SELECT session_rotate_key();
+SELECT session_create('bob') AS tok2 \gset
+SELECT s.key_id = (SELECT id FROM session_internal.keys ORDER BY created_at DESC, id DESC LIMIT 1)
+       AS signed_with_newest
+FROM session_internal.sessions s WHERE s.user_id = 'bob';
+
+-- a fresh install at 1.2 has the same result types and the same keys table
 \c :regression_db
 SELECT pg_get_function_result('session_touch(text)'::regprocedure) AS touch,
        pg_get_function_result('session_get(text)'::regprocedure) AS get;
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = 'session_internal.keys'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT tgname, tgtype FROM pg_trigger
+WHERE tgrelid = 'session_internal.keys'::regclass ORDER BY tgname;
 DROP DATABASE session_upgrade;
 DROP ROLE session_upgrade_app;
 DROP ROLE session_upgrade_admin;

@@ -24,7 +24,7 @@
 
 #include "keys.h"
 #include "owner.h"
-#include "session.h"
+#include "settings.h"
 #include "stats.h"
 #include "store.h"
 #include "token.h"
@@ -119,16 +119,27 @@ seconds_interval(int secs)
 	return iv;
 }
 
-/*
- * A timeout argument: NULL takes the setting (which, for the absolute
- * timeout, may be 0: *none set true).  An explicit value must be positive
- * and at most 400 days.
- */
-static Interval *
-timeout_arg(FunctionCallInfo fcinfo, int argno, const char *name,
-			int setting, bool *none)
+static TimestampTz
+plus_interval(TimestampTz t, Interval *iv)
 {
-	Interval   *iv;
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t),
+												   IntervalPGetDatum(iv)));
+}
+
+/*
+ * A timeout argument, as the expiry it gives from now: NULL takes the
+ * setting (which, for the absolute timeout, may be 0: *none set true).  An
+ * explicit value must reach past now and at most 400 days beyond it,
+ * counted as the calendar counts from now (months are not 30 days: a month
+ * from January 31st is 28 or 29 days), in the session's time zone, as
+ * every expiry is.
+ */
+static TimestampTz
+timeout_arg(FunctionCallInfo fcinfo, int argno, const char *name,
+			int setting, TimestampTz now, Interval **iv, bool *none)
+{
+	TimestampTz end;
 
 	*none = false;
 	if (PG_ARGISNULL(argno))
@@ -136,31 +147,26 @@ timeout_arg(FunctionCallInfo fcinfo, int argno, const char *name,
 		if (setting == 0)
 		{
 			*none = true;
-			return NULL;
+			*iv = NULL;
+			return 0;
 		}
-		return seconds_interval(setting);
+		*iv = seconds_interval(setting);
+		return now + (int64) setting * USECS_PER_SEC;
 	}
 
-	iv = PG_GETARG_INTERVAL_P(argno);
-	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
-										  IntervalPGetDatum(seconds_interval(0)))) <= 0)
+	*iv = PG_GETARG_INTERVAL_P(argno);
+	end = plus_interval(now, *iv);
+	if (end <= now)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be greater than zero", name)));
-	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(iv),
-										  IntervalPGetDatum(seconds_interval(SESSION_MAX_TIMEOUT_SECS)))) > 0)
+	if (end - now > (int64) SESSION_MAX_TIMEOUT_SECS * USECS_PER_SEC)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not exceed 400 days", name)));
-	return iv;
-}
-
-static TimestampTz
-plus_interval(TimestampTz t, Interval *iv)
-{
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(t),
-												   IntervalPGetDatum(iv)));
+				 errmsg("%s must not exceed 400 days", name),
+				 errdetail("Counted from now it spans %.1f days.",
+						   (double) (end - now) / USECS_PER_DAY)));
+	return end;
 }
 
 /*
@@ -212,7 +218,10 @@ lookup(FunctionCallInfo fcinfo, bool extend)
 	if (!verified_token(fcinfo, 0, hash))
 		return (Datum) 0;
 
-	result = session_store_lookup(hash, request_time(), extend, &rec);
+	if (extend)
+		result = session_store_touch(hash, request_time(), &rec);
+	else
+		result = session_store_get(hash, request_time(), &rec);
 	if (result == LOOKUP_READ || result == LOOKUP_WROTE)
 		emit_record(fcinfo, &rec);
 
@@ -242,18 +251,13 @@ session_create(PG_FUNCTION_ARGS)
 	uint8		hash[SESSION_HASH_BYTES];
 	SessionKeyId key_id;
 
-	idle = timeout_arg(fcinfo, 2, "idle_timeout", session_idle_timeout,
-					   &idle_none);
-	absolute = timeout_arg(fcinfo, 3, "absolute_timeout",
-						   session_absolute_timeout, &absolute_none);
-
-	expires_at = plus_interval(now, idle);
-	if (!absolute_none)
-	{
-		absolute_at = plus_interval(now, absolute);
-		if (expires_at > absolute_at)
-			expires_at = absolute_at;
-	}
+	expires_at = timeout_arg(fcinfo, 2, "idle_timeout", session_idle_timeout,
+							 now, &idle, &idle_none);
+	absolute_at = timeout_arg(fcinfo, 3, "absolute_timeout",
+							  session_absolute_timeout, now, &absolute,
+							  &absolute_none);
+	if (!absolute_none && expires_at > absolute_at)
+		expires_at = absolute_at;
 
 	key_id = new_token(token, hash);
 

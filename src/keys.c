@@ -3,40 +3,73 @@
  *		Signing keys: kept in session_internal.keys, cached per backend,
  *		rotated on demand and retired once no session uses them.
  *
- * The cache holds every key, newest first; the newest signs new tokens and
- * any of them verifies.  It is reloaded only after the keys table changes:
- * a statement trigger on the table (session_internal.keys_changed) queues a
- * relcache invalidation for it, which every backend receives at its next
- * transaction start and which clears the cache here.
+ * The cache holds every key, newest first, as ready-made HMAC states (the
+ * key bytes themselves are wiped once those are made); the newest signs new
+ * tokens and any of them verifies.  A row trigger on the table
+ * (session_internal.keys_changed) queues a relcache invalidation for it,
+ * which clears the cache in every backend when it is processed: at the
+ * next transaction start, lock acquisition, or use of a key, whichever
+ * comes first.
+ *
+ * The cache is read the way PostgreSQL's own caches are: marked valid
+ * first, then read under a snapshot taken after every invalidation queued
+ * so far was processed, never under the transaction's snapshot.  A change
+ * committed before that snapshot is in it; one committed after sends its
+ * invalidation after it becomes visible, and that clears the mark again.
+ * So a REPEATABLE READ transaction, or a statement that began before a
+ * rotation, still uses the key set as committed when it read it.
+ *
+ * Rotation and retirement take a self-conflicting lock on the table, so
+ * they never run at once, and retirement decides which key is the newest
+ * and how long the others have been superseded under a snapshot taken
+ * after that lock: a key rotated in while a prune ran is never retired.
  */
 #include "postgres.h"
 
-#include "executor/spi.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "keys.h"
 #include "owner.h"
-#include "session.h"
+#include "relations.h"
 
 typedef struct SigningKey
 {
 	SessionKeyId id;
-	uint8		secret[SESSION_KEY_BYTES];
+	TimestampTz created_at;
+	SessionKeyState state;
 } SigningKey;
 
 /* A key superseded this long ago may be retired once unused. */
 #define KEY_RETIRE_GRACE_USECS	(10 * USECS_PER_MINUTE)
 
+/* Columns of session_internal.keys, as the install scripts make them. */
+enum
+{
+	KEY_COL_ID = 1,
+	KEY_COL_SECRET,
+	KEY_COL_CREATED_AT,
+	KEY_COL_SUPERSEDED_AT
+};
+
 static SigningKey *cached_keys = NULL;	/* in TopMemoryContext */
 static int	n_cached_keys = 0;
 static bool keys_valid = false;
 static Oid	keys_relid = InvalidOid;
-static bool callback_registered = false;
 
 static void
 keys_relcache_callback(Datum arg, Oid relid)
@@ -45,30 +78,124 @@ keys_relcache_callback(Datum arg, Oid relid)
 		keys_valid = false;
 }
 
+/* Wipe and free n keys. */
 static void
-discard_cached_keys(void)
+wipe_keys(SigningKey *keys, int n)
 {
-	if (cached_keys != NULL)
-	{
-		explicit_bzero(cached_keys, sizeof(SigningKey) * n_cached_keys);
-		pfree(cached_keys);
-	}
-	cached_keys = NULL;
-	n_cached_keys = 0;
-	session_token_forget_key();
+	if (keys == NULL)
+		return;
+	explicit_bzero(keys, sizeof(SigningKey) * n);
+	pfree(keys);
 }
 
-/* Make sure the cache reflects the table. */
+/* Newest first: the order in which the newest is keys[0]. */
+static int
+newest_first(const void *a, const void *b)
+{
+	const SigningKey *ka = (const SigningKey *) a;
+	const SigningKey *kb = (const SigningKey *) b;
+
+	if (ka->created_at != kb->created_at)
+		return ka->created_at > kb->created_at ? -1 : 1;
+	if (ka->id != kb->id)
+		return ka->id > kb->id ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Read every key under snapshot into a fresh array in TopMemoryContext,
+ * newest first; returns how many.  The key bytes are read straight from
+ * the table's buffer (32 bytes are never compressed or moved out of line)
+ * into the HMAC states, so no copy of them is left behind; on error
+ * whatever was loaded is wiped.
+ */
+static int
+read_keys(Relation rel, Snapshot snapshot, SigningKey **result)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	SigningKey *volatile keys = NULL;
+	volatile int n = 0;
+	volatile int allocated = 0;
+
+	if (desc->natts < KEY_COL_CREATED_AT ||
+		TupleDescAttr(desc, KEY_COL_SECRET - 1)->atttypid != BYTEAOID)
+		elog(ERROR, "session signing key table has an unexpected shape");
+
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	PG_TRY();
+	{
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+			Datum		secret;
+			bytea	   *b;
+
+			CHECK_FOR_INTERRUPTS();
+			if (n == allocated)
+			{
+				int			grown = Max(4, allocated * 2);
+				SigningKey *bigger = MemoryContextAllocZero(TopMemoryContext,
+															sizeof(SigningKey) * grown);
+
+				if (keys != NULL)
+				{
+					memcpy(bigger, keys, sizeof(SigningKey) * n);
+					wipe_keys(keys, n);
+				}
+				keys = bigger;
+				allocated = grown;
+			}
+
+			keys[n].id = DatumGetInt64(slot_getattr(slot, KEY_COL_ID, &isnull));
+			keys[n].created_at =
+				DatumGetTimestampTz(slot_getattr(slot, KEY_COL_CREATED_AT, &isnull));
+			secret = slot_getattr(slot, KEY_COL_SECRET, &isnull);
+			b = (bytea *) DatumGetPointer(secret);
+			if (isnull || VARATT_IS_EXTERNAL(b) || VARATT_IS_COMPRESSED(b) ||
+				VARSIZE_ANY_EXHDR(b) != SESSION_KEY_BYTES)
+				elog(ERROR, "session signing key has the wrong length or storage");
+			if (session_token_key_init(&keys[n].state,
+									   (const uint8 *) VARDATA_ANY(b)) != TOKEN_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not prepare session signing key")));
+			n++;
+		}
+	}
+	PG_CATCH();
+	{
+		wipe_keys(keys, allocated);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+
+	if (n > 1)
+		qsort(keys, n, sizeof(SigningKey), newest_first);
+	*result = keys;
+	return n;
+}
+
+/*
+ * Make sure the cache reflects the table as committed now (see the top).
+ * Invalidations are processed first, so a deletion committed by another
+ * backend is honoured at this backend's next use of a key, whatever its
+ * isolation level.
+ */
 static void
 load_keys(void)
 {
-	static SPIPlanPtr plan = NULL;
-	OwnerScope	scope;
-	MemoryContext oldcxt;
-	int			rc;
-	uint64		i;
+	static bool callback_registered = false;
+	Relation	rel;
+	Snapshot	snapshot;
+	SigningKey *keys;
+	int			n;
 
-	/* an error part-way through a load leaves no keys, so it is retried */
+	AcceptInvalidationMessages();
 	if (keys_valid && n_cached_keys > 0)
 		return;
 
@@ -77,54 +204,30 @@ load_keys(void)
 		CacheRegisterRelcacheCallback(keys_relcache_callback, (Datum) 0);
 		callback_registered = true;
 	}
-
 	keys_relid = session_internal_relid("keys", false);
 
-	discard_cached_keys();
+	wipe_keys(cached_keys, n_cached_keys);
+	cached_keys = NULL;
+	n_cached_keys = 0;
 
-	/* set before reading, so a change committed meanwhile clears it again */
+	/* valid from here on, unless an invalidation arrives before we are done */
 	keys_valid = true;
+	rel = table_open(keys_relid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	n = read_keys(rel, snapshot, &keys);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
 
-	session_sql_begin(&scope);
-	if (plan == NULL)
+	if (n == 0)
 	{
-		plan = SPI_prepare("SELECT id, secret FROM " SESSION_INTERNAL_SCHEMA ".keys"
-						   " ORDER BY created_at DESC, id DESC", 0, NULL);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-	}
-	rc = SPI_execute_plan(plan, NULL, NULL, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
+		keys_valid = false;
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no session signing key exists"),
 				 errhint("Call session_rotate_key() as the extension owner.")));
-
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	cached_keys = palloc0(sizeof(SigningKey) * SPI_processed);
-	MemoryContextSwitchTo(oldcxt);
-
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		id = SPI_getbinval(tup, desc, 1, &isnull);
-		bytea	   *secret;
-
-		secret = DatumGetByteaPP(SPI_getbinval(tup, desc, 2, &isnull));
-		if (VARSIZE_ANY_EXHDR(secret) != SESSION_KEY_BYTES)
-			elog(ERROR, "signing key has the wrong length");
-		cached_keys[i].id = DatumGetInt64(id);
-		memcpy(cached_keys[i].secret, VARDATA_ANY(secret), SESSION_KEY_BYTES);
 	}
-	n_cached_keys = (int) SPI_processed;
-
-	session_sql_end(&scope);
+	cached_keys = keys;
+	n_cached_keys = n;
 }
 
 /*
@@ -142,7 +245,7 @@ session_keys_verify(const SessionToken *tok)
 	{
 		SessionTokenStatus status;
 
-		status = session_token_verify(tok, cached_keys[i].secret);
+		status = session_token_verify(tok, &cached_keys[i].state);
 		if (status == TOKEN_CRYPTO_FAILURE)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -158,12 +261,18 @@ SessionKeyId
 session_keys_sign(const char *id, char *token)
 {
 	load_keys();
-	if (session_token_sign(id, cached_keys[0].secret, token) != TOKEN_OK)
+	if (session_token_sign(id, &cached_keys[0].state, token) != TOKEN_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not compute session token signature")));
 	return cached_keys[0].id;
 }
+
+/*
+ * The lock that serializes rotation and retirement: it conflicts with
+ * itself and with row changes, not with the reads of load_keys.
+ */
+#define KEYS_CHANGE_LOCK	ShareRowExclusiveLock
 
 /* Add a new newest key. */
 void
@@ -176,6 +285,9 @@ session_keys_rotate(void)
 	Oid			types[2] = {INT8OID, BYTEAOID};
 	OwnerScope	scope;
 	int			rc;
+
+	/* waits for a retirement in progress, which is short */
+	LockRelationOid(session_internal_relid("keys", false), KEYS_CHANGE_LOCK);
 
 	if (!pg_strong_random(secret, sizeof(secret)) ||
 		!pg_strong_random(&id, sizeof(id)))
@@ -212,48 +324,87 @@ session_keys_rotate(void)
 	pfree(secret_datum);
 }
 
+#define NEWEST_KEY \
+	"(SELECT n.id FROM " SESSION_INTERNAL_SCHEMA ".keys n" \
+	" ORDER BY n.created_at DESC, n.id DESC LIMIT 1)"
+
 /*
- * Delete keys that no longer sign new tokens and that no stored session was
- * signed with.  The grace period covers a backend that began signing with
- * the old key just before a rotation and has not committed its session yet.
- * Returns how many keys went.
+ * Retire keys that no longer sign new tokens and that no stored session was
+ * signed with, once they have been superseded for the grace period.  The
+ * grace covers a backend that began signing with the old key just before a
+ * rotation committed and has not committed its session yet; it counts from
+ * the first retirement that saw the key superseded (superseded_at), which
+ * is after the rotation committed, however long its transaction was open.
+ * Skipped, returning 0, while a rotation is in progress.  Caller holds a
+ * session_sql_begin() scope.  Returns how many keys went.
  */
 uint64
-session_keys_retire(TimestampTz now)
+session_keys_retire(void)
 {
-	Datum		values[2];
-	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
-	OwnerScope	scope;
+	static SPIPlanPtr mark_plan = NULL;
+	static SPIPlanPtr retire_plan = NULL;
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+	TimestampTz now = GetCurrentTimestamp();
 	int			rc;
-	uint64		retired;
+	Oid			relid = session_internal_relid("keys", false);
 
-	load_keys();
-	if (n_cached_keys < 2)
+	if (!ConditionalLockRelationOid(relid, KEYS_CHANGE_LOCK))
+		return 0;
+	/* a database not yet updated to 1.2 keeps its keys until it is */
+	if (get_attnum(relid, "superseded_at") != KEY_COL_SUPERSEDED_AT)
 		return 0;
 
-	values[0] = Int64GetDatum(cached_keys[0].id);
-	values[1] = TimestampTzGetDatum(now - KEY_RETIRE_GRACE_USECS);
+	if (mark_plan == NULL)
+	{
+		SPIPlanPtr	plan;
 
-	session_sql_begin(&scope);
-	rc = SPI_execute_with_args(
-							   "DELETE FROM " SESSION_INTERNAL_SCHEMA ".keys k"
-							   " WHERE k.id OPERATOR(pg_catalog.<>) $1"
-							   " AND (SELECT c.created_at FROM " SESSION_INTERNAL_SCHEMA ".keys c"
-							   "      WHERE c.id OPERATOR(pg_catalog.=) $1)"
-							   "     OPERATOR(pg_catalog.<=) $2"
-							   " AND NOT EXISTS (SELECT FROM " SESSION_INTERNAL_SCHEMA ".sessions s"
-							   "      WHERE s.key_id OPERATOR(pg_catalog.=) k.id)",
-							   2, types, values, NULL, false, 0);
+		plan = SPI_prepare("UPDATE " SESSION_INTERNAL_SCHEMA ".keys k SET superseded_at = $1"
+						   " WHERE k.superseded_at IS NULL"
+						   " AND k.id OPERATOR(pg_catalog.<>) " NEWEST_KEY,
+						   1, types);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		mark_plan = plan;
+	}
+	if (retire_plan == NULL)
+	{
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("DELETE FROM " SESSION_INTERNAL_SCHEMA ".keys k"
+						   " WHERE k.superseded_at OPERATOR(pg_catalog.<=) $1"
+						   " AND k.id OPERATOR(pg_catalog.<>) " NEWEST_KEY
+						   " AND NOT EXISTS (SELECT FROM " SESSION_INTERNAL_SCHEMA ".sessions s"
+						   "      WHERE s.key_id OPERATOR(pg_catalog.=) k.id)",
+						   1, types);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		retire_plan = plan;
+	}
+
+	/*
+	 * Under a snapshot taken now, with the lock held: every rotation has
+	 * committed or not started, and what the statements see is the table
+	 * as it is, whatever the isolation level of the caller's transaction.
+	 */
+	values[0] = TimestampTzGetDatum(now);
+	rc = SPI_execute_snapshot(mark_plan, values, NULL, GetLatestSnapshot(),
+							  InvalidSnapshot, false, true, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
+
+	values[0] = TimestampTzGetDatum(now - KEY_RETIRE_GRACE_USECS);
+	rc = SPI_execute_snapshot(retire_plan, values, NULL, GetLatestSnapshot(),
+							  InvalidSnapshot, false, true, 0);
 	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute_with_args failed: %s",
-			 SPI_result_code_string(rc));
-	retired = SPI_processed;
-	session_sql_end(&scope);
-	return retired;
+		elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
 }
 
 /*
- * Statement trigger on the keys table: tell every backend, this one
+ * Row and TRUNCATE trigger on the keys table: tell every backend, this one
  * included, to reload its cache once this transaction commits.
  */
 PG_FUNCTION_INFO_V1(session_keys_changed);

@@ -13,6 +13,6 @@ typedef int64 SessionKeyId;
 extern SessionKeyId session_keys_verify(const SessionToken *tok);
 extern SessionKeyId session_keys_sign(const char *id, char *token);
 extern void session_keys_rotate(void);
-extern uint64 session_keys_retire(TimestampTz now);
+extern uint64 session_keys_retire(void);
 
 #endif							/* SESSION_KEYS_H */

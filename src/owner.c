@@ -23,7 +23,7 @@
 #include "utils/syscache.h"
 
 #include "owner.h"
-#include "session.h"
+#include "relations.h"
 
 /* The role that owns session_internal.sessions: the extension's owner. */
 Oid

@@ -1,28 +1,31 @@
 /*
  * prune.h
- *		Deleting expired sessions, one batch at a time.
+ *		Deleting expired sessions: what the background worker asks of a
+ *		prune (session_prune() is the SQL entry point, in prune.c too).
  */
 #ifndef SESSION_PRUNE_H
 #define SESSION_PRUNE_H
 
-#include "storage/itemptr.h"
-#include "utils/timestamp.h"
+#include "datatype/timestamp.h"
 
-/* A prune in progress: where it is in the heap and what it has done. */
-typedef struct PruneRun
+/* What the worker needs to know before it prunes a database. */
+typedef struct PruneCheck
 {
-	TimestampTz start;			/* when it began: sessions expired by then go */
-	ItemPointerData after;		/* the heap position reached */
-	uint64		deleted;
-	uint64		batches;
-	bool		more;			/* another batch may find something */
-	TimestampTz working_since;	/* start of the work since the last pause */
-	int64		overslept;		/* microseconds the last pause ran over */
-} PruneRun;
+	bool		has_extension;
+	bool		usable;			/* has it, not in recovery, nobody waiting
+								 * for its tables */
+	bool		has_last_start;
+	TimestampTz last_start;		/* of the latest run, when has_last_start */
+	char	   *dbname;			/* in TopMemoryContext */
+} PruneCheck;
 
-extern void prune_begin(PruneRun *run);
-extern void prune_step(PruneRun *run);
-extern void prune_finish(PruneRun *run);
-extern bool prune_last_start(TimestampTz *last_start);
+typedef enum PruneEnd
+{
+	PRUNE_FINISHED,				/* pruned and recorded */
+	PRUNE_STEPPED_ASIDE			/* stopped to let other work through */
+} PruneEnd;
+
+extern void session_prune_check(PruneCheck *check);
+extern PruneEnd session_prune_in_worker(const char *dbname, TimestampTz *start);
 
 #endif							/* SESSION_PRUNE_H */

@@ -42,6 +42,7 @@ session_shmem_startup(void)
 
 		memset(session_shared, 0, sizeof(SessionShared));
 		session_shared->lock = &(GetNamedLWLockTranche("session"))->lock;
+		pg_atomic_init_u64(&session_shared->slots_freed, 0);
 		for (i = 0; i < SESSION_STATS_SLOTS; i++)
 			for (c = 0; c < SC_NUM_COUNTERS; c++)
 				pg_atomic_init_u64(&session_shared->slots[i].counters[c], 0);

@@ -26,7 +26,7 @@ typedef enum SessionCounter
 	SC_NUM_COUNTERS
 } SessionCounter;
 
-/* databases whose counters are kept; more show NULL counters */
+/* databases whose counters are kept at once; more show NULL counters */
 #define SESSION_STATS_SLOTS 128
 
 typedef struct SessionDbStats
@@ -42,7 +42,8 @@ typedef enum PruneOutcome
 	PRUNE_NO_EXTENSION,			/* database does not have the extension */
 	PRUNE_NOT_DUE,				/* the last run is recent enough */
 	PRUNE_DONE,					/* pruned */
-	PRUNE_INTERRUPTED			/* stopped to let DDL or a drop through */
+	PRUNE_INTERRUPTED,			/* stopped to let DDL or a drop through */
+	PRUNE_NO_SLOT				/* (the launcher's own) no worker could start */
 } PruneOutcome;
 
 typedef struct PruneReport
@@ -56,6 +57,7 @@ typedef struct PruneReport
 typedef struct SessionShared
 {
 	LWLock	   *lock;			/* slot allocation and the report */
+	pg_atomic_uint64 slots_freed;	/* how many slots were ever freed */
 	PruneReport report;
 	SessionDbStats slots[SESSION_STATS_SLOTS];
 } SessionShared;

@@ -8,5 +8,6 @@
 #include "shmem.h"
 
 extern void session_count(SessionCounter counter, uint64 n);
+extern void session_stats_install_hooks(void);
 
 #endif							/* SESSION_STATS_H */

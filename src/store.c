@@ -1,47 +1,39 @@
 /*
  * store.c
- *		Storage of sessions: every statement that reads or writes
- *		session_internal.sessions.
+ *		Storage of sessions: the entry points api.c calls for every read and
+ *		write of session_internal.sessions, and the SQL statements behind
+ *		the ones that are not on the request path.
  *
  * Rows are keyed by the SHA-256 of the id, never the id itself.  Only
  * id_hash and user_id are indexed, so a touch that moves expires_at is a HOT
- * update.  What runs on every request goes through the access methods
- * directly (no SQL, no executor): the read is a primary-key index probe,
- * the expiry write of a touch a heap update and the insert of a new session
- * a heap insert plus its index entries; the prune is a heap scan.
- * Everything else is SQL through SPI, run as the extension's owner
- * (owner.c), prepared once per backend and kept, with every schema and
- * operator named so that nothing planted in a search_path is ever used.
- * session_store_lookup and session_store_insert take an SQL scope
- * themselves when they fall back to SQL; callers of the other SPI functions
- * hold a session_sql_begin() scope.
+ * update.  What runs on every request (the read, a touch's expiry write,
+ * the insert of a new session) goes through heap_direct.c whenever the
+ * table allows it; everything else is SQL through SPI, run as the
+ * extension's owner (owner.c), prepared once per backend and kept, with
+ * every schema and operator named so that nothing planted in a search_path
+ * is ever used.  session_store_get, session_store_touch and
+ * session_store_insert take an SQL scope themselves when they need one;
+ * callers of the other functions hold a session_sql_begin() scope, and get
+ * values that live in SPI memory until session_sql_end().
  *
  * Every row keeps expires_at <= absolute_expires_at (a table constraint),
  * so "expires_at > now" alone decides whether a session is live.
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/stratnum.h"
 #include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
-#include "executor/tuptable.h"
-#include "miscadmin.h"
-#include "tcop/utility.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
-#include "utils/rel.h"
-#include "utils/snapmgr.h"
 #include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
+#include "utils/snapmgr.h"
 
+#include "heap_direct.h"
 #include "owner.h"
-#include "session.h"
+#include "relations.h"
+#include "settings.h"
 #include "store.h"
 #include "touch_commit.h"
 
@@ -157,281 +149,81 @@ expect(int rc, int expected)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 }
 
-static Datum
-hash_datum(const uint8 *hash)
-{
-	bytea	   *b = palloc(VARHDRSZ + SESSION_HASH_BYTES);
-
-	SET_VARSIZE(b, VARHDRSZ + SESSION_HASH_BYTES);
-	memcpy(VARDATA(b), hash, SESSION_HASH_BYTES);
-	return PointerGetDatum(b);
-}
-
-/* Columns of session_internal.sessions, as the install script makes them. */
-enum
-{
-	COL_ID_HASH = 1,
-	COL_KEY_ID,
-	COL_USER_ID,
-	COL_DATA,
-	COL_CREATED_AT,
-	COL_EXPIRES_AT,
-	COL_ABSOLUTE_EXPIRES_AT,
-	COL_IDLE_TIMEOUT,
-	NUM_COLUMNS = COL_IDLE_TIMEOUT
-};
-
-static const char *const column_names[NUM_COLUMNS] = {
-	"id_hash", "key_id", "user_id", "data", "created_at", "expires_at",
-	"absolute_expires_at", "idle_timeout"
-};
-
-/* The direct read depends on the column order: make sure of it once. */
-static void
-check_columns(Relation rel)
-{
-	static Oid	checked_relid = InvalidOid;
-	TupleDesc	desc = RelationGetDescr(rel);
-	int			i;
-
-	if (RelationGetRelid(rel) == checked_relid)
-		return;
-	if (desc->natts < NUM_COLUMNS)
-		elog(ERROR, "session storage has %d columns, expected %d",
-			 desc->natts, NUM_COLUMNS);
-	for (i = 0; i < NUM_COLUMNS; i++)
-		if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), column_names[i]) != 0)
-			elog(ERROR, "session storage column %d is \"%s\", expected \"%s\"",
-				 i + 1, NameStr(TupleDescAttr(desc, i)->attname), column_names[i]);
-	checked_relid = RelationGetRelid(rel);
-}
-
 /*
- * Read the session stored under hash with one primary-key index probe: no
- * SQL, no executor, no privilege switch (nothing is written).  Like an SPI
- * query in a volatile function, it sees everything done so far in this
- * transaction, including earlier in the same statement.  On success the
- * values are copied into the current memory context, and *stored is a copy
- * of the row version they came from.
+ * Where a touch at now moves the expiry of a live session: its idle
+ * timeout on from now, capped by the absolute expiry.  0 when the touch
+ * should not write: the move is less than session.touch_interval, or none.
  */
-static bool
-read_session(const uint8 *hash, SessionRecord *rec, Interval **idle,
-			 HeapTuple *stored)
+static TimestampTz
+touch_target(const SessionRecord *rec, Interval *idle, TimestampTz now)
 {
-	Relation	rel;
-	Relation	idx;
-	Oid			relid;
-	Oid			pkey;
-	Snapshot	snapshot;
-	ScanKeyData skey;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	bool		found = false;
-
-	relid = session_sessions_relid();
-	rel = table_open(relid, AccessShareLock);
-	check_columns(rel);
-	pkey = RelationGetPrimaryKeyIndex(rel);
-	if (!OidIsValid(pkey))
-		elog(ERROR, "session storage has no primary key");
-	idx = index_open(pkey, AccessShareLock);
-
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_BYTEAEQ, hash_datum(hash));
-	scan = index_beginscan(rel, idx, snapshot, 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	slot = table_slot_create(rel, NULL);
-
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		HeapTuple	tup = ExecCopySlotHeapTuple(slot);
-		TupleDesc	desc = RelationGetDescr(rel);
-		Datum	   *values = palloc(desc->natts * sizeof(Datum));
-		bool	   *nulls = palloc(desc->natts * sizeof(bool));
-
-		/* one pass: heap_getattr would walk the row again per column */
-		heap_deform_tuple(tup, desc, values, nulls);
-		rec->user_id = values[COL_USER_ID - 1];
-		rec->user_id_null = nulls[COL_USER_ID - 1];
-		if (!rec->user_id_null)
-			rec->user_id = PointerGetDatum(PG_DETOAST_DATUM(rec->user_id));
-		rec->data = PointerGetDatum(PG_DETOAST_DATUM(values[COL_DATA - 1]));
-		rec->created_at = DatumGetTimestampTz(values[COL_CREATED_AT - 1]);
-		rec->expires_at = DatumGetTimestampTz(values[COL_EXPIRES_AT - 1]);
-		rec->absolute_expires_at =
-			DatumGetTimestampTz(values[COL_ABSOLUTE_EXPIRES_AT - 1]);
-		rec->absolute_null = nulls[COL_ABSOLUTE_EXPIRES_AT - 1];
-		*idle = DatumGetIntervalP(values[COL_IDLE_TIMEOUT - 1]);
-		pfree(values);
-		pfree(nulls);
-		*stored = tup;
-		found = true;
-	}
-
-	ExecDropSingleTupleTableSlot(slot);
-	index_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	index_close(idx, NoLock);
-	table_close(rel, NoLock);
-	return found;
-}
-
-/*
- * Writing rows directly: a request's insert or expiry update goes through
- * the table AM and the indexes the way the executor's INSERT and UPDATE do,
- * without planning, executor start-up or a privilege switch, which cost
- * more than the write itself.  What the executor would add does not apply:
- * the table's one CHECK (expires_at <= absolute_expires_at) holds by
- * construction in every caller, and a table someone has put a trigger on
- * is written through SQL instead (direct_writable), so the trigger fires.
- */
-/* The table, for a direct insert, update or (the prune's) delete. */
-static Relation
-open_for_write(const char *command)
-{
-	Relation	rel;
-
-	/* a standby, or a transaction declared read only: as the executor says */
-	PreventCommandIfReadOnly(command);
-	rel = table_open(session_sessions_relid(), RowExclusiveLock);
-	check_columns(rel);
-	return rel;
-}
-
-static bool
-direct_writable(Relation rel)
-{
-	return rel->trigdesc == NULL &&
-		RelationGetDescr(rel)->natts == NUM_COLUMNS;
-}
-
-/*
- * Add the index entries of the row version in slot, just written by an
- * insert or by an update that could not be HOT; unique indexes check as
- * they would for INSERT or UPDATE.
- */
-static void
-index_new_version(Relation rel, TupleTableSlot *slot, bool update)
-{
-	EState	   *estate = CreateExecutorState();
-	MemoryContext oldcxt = MemoryContextSwitchTo(estate->es_query_cxt);
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-
-	/* no range table entry: no column counts as updated, as is the case */
-	InitResultRelInfo(rri, rel, 0, NULL, 0);
-	ExecOpenIndices(rri, false);
-	(void) ExecInsertIndexTuples(rri, slot, estate, update, false, NULL, NIL);
-	ExecCloseIndices(rri);
-	MemoryContextSwitchTo(oldcxt);
-	FreeExecutorState(estate);
-}
-
-/*
- * Move the expiry of the row version read as stored to target.  Returns
- * false, having written nothing, if that version is no longer the newest
- * (a set, merge, regenerate or destroy committed since it was read) or the
- * table cannot be written directly: the caller then runs the UPDATE, which
- * follows the row to its newest version as it always did.
- */
-static bool
-extend_direct(HeapTuple stored, TimestampTz target)
-{
-	Relation	rel = open_for_write("UPDATE");
-	int			col = COL_EXPIRES_AT;
-	Datum		value = TimestampTzGetDatum(target);
-	bool		isnull = false;
-	TupleTableSlot *slot;
-	Snapshot	snapshot;
-	TM_FailureData tmfd;
-	LockTupleMode lockmode;
-	bool		update_indexes;
-	TM_Result	result;
-
-	if (!direct_writable(rel))
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
-
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
-	ExecStoreHeapTuple(heap_modify_tuple_by_cols(stored, RelationGetDescr(rel),
-												 1, &col, &value, &isnull),
-					   slot, true);
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	result = table_tuple_update(rel, &stored->t_self, slot,
-								GetCurrentCommandId(true), snapshot,
-								InvalidSnapshot, true, &tmfd, &lockmode,
-								&update_indexes);
-	UnregisterSnapshot(snapshot);
-	if (result == TM_Ok && update_indexes)
-		index_new_version(rel, slot, true);
-
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, NoLock);
-	return result == TM_Ok;
-}
-
-/*
- * Find the session stored under hash.  With extend, roll its idle expiry
- * forward, but write only when that moves it by session.touch_interval or
- * more (or by anything at all when the interval is 0): between writes a
- * touch is a single index probe and produces no WAL.  Needs no SQL scope;
- * takes one itself when it writes.
- */
-SessionLookup
-session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
-					 SessionRecord *rec)
-{
-	Datum		args[3];
-	Interval   *idle;
-	HeapTuple	stored;
 	TimestampTz target;
-	OwnerScope	scope;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
-	bool		clean;
-
-	if (!read_session(hash, rec, &idle, &stored))
-		return LOOKUP_NOT_FOUND;
-	if (rec->expires_at <= now)
-		return LOOKUP_EXPIRED;
-
-	/*
-	 * A read-only transaction, a hot standby among them, cannot extend the
-	 * expiry: answer as session_get does rather than fail the request.  The
-	 * next touch that reaches a primary rolls the expiry on.
-	 */
-	if (!extend || XactReadOnly)
-		return LOOKUP_READ;
 
 	target = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													 TimestampTzGetDatum(now),
 													 IntervalPGetDatum(idle)));
 	if (!rec->absolute_null && target > rec->absolute_expires_at)
 		target = rec->absolute_expires_at;
-
 	if (target <= rec->expires_at ||
 		target - rec->expires_at < (int64) session_touch_interval * USECS_PER_SEC)
-		return LOOKUP_READ;
+		return 0;
+	return target;
+}
 
-	clean = session_touch_commit_clean();
-	if (extend_direct(stored, target))
+/*
+ * Move the expiry of the session read as stored (rec) to target, with the
+ * touch-commit bookkeeping around the write: the one place a touch writes,
+ * so the bookkeeping cannot be half done.  A commit may skip the WAL flush
+ * only if this write's own row update was all the statement wrote (no
+ * trigger or rule ran with it) and nothing else wrote before (touch_commit.c).
+ *
+ * A session changed by a transaction that committed after this one's
+ * snapshot: under READ COMMITTED the UPDATE follows it to its newest
+ * version, as it always did.  A REPEATABLE READ or SERIALIZABLE
+ * transaction may not write a row version it cannot see, so there the
+ * touch answers as a read of what its snapshot shows (the session was
+ * live, and another request has just extended or changed it) or, if it was
+ * deleted, as not found; never a serialization error.
+ */
+static SessionLookup
+touch_update(const uint8 *hash, HeapTuple stored, TimestampTz target,
+			 TimestampTz now, SessionRecord *rec)
+{
+	bool		clean = session_touch_commit_clean();
+	Relation	rel = session_direct_open(CMD_UPDATE);
+	SessionWritePath path = session_write_path(rel, CMD_UPDATE);
+	TM_Result	result = TM_Ok;
+	Datum		args[3];
+	OwnerScope	scope;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+
+	if (path == WRITE_DIRECT)
+		result = session_direct_update_expiry(rel, stored, target);
+	else if (IsolationUsesXactSnapshot())
+		result = session_direct_lock(rel, stored);
+	table_close(rel, NoLock);
+
+	if (path == WRITE_DIRECT && result == TM_Ok)
 	{
 		session_touch_commit_wrote(clean);
 		rec->expires_at = target;
 		return LOOKUP_WROTE;
 	}
+	if (result == TM_Deleted)
+		return LOOKUP_NOT_FOUND;
+	if (result == TM_Updated && IsolationUsesXactSnapshot())
+		return LOOKUP_READ;
 
-	args[0] = hash_datum(hash);
+	/* through SQL: it runs what the table has, or follows a newer version */
+	args[0] = session_hash_datum(hash);
 	args[1] = TimestampTzGetDatum(target);
 	args[2] = TimestampTzGetDatum(now);
 
 	session_sql_begin(&scope);
 	expect(run_query(Q_EXTEND, args, NULL, false, 1), SPI_OK_UPDATE_RETURNING);
-	session_touch_commit_wrote(clean);
+	session_touch_commit_wrote(clean && path != WRITE_SQL_MORE);
 
 	/* destroyed or regenerated since we looked: it stays gone */
 	if (SPI_processed == 0)
@@ -452,6 +244,56 @@ session_store_lookup(const uint8 *hash, TimestampTz now, bool extend,
 	return LOOKUP_WROTE;
 }
 
+/*
+ * Read the session stored under hash, as of now, writing nothing: one
+ * index probe.  Needs no SQL scope.
+ */
+SessionLookup
+session_store_get(const uint8 *hash, TimestampTz now, SessionRecord *rec)
+{
+	Interval   *idle;
+	HeapTuple	stored;
+
+	if (!session_direct_read(hash, rec, &idle, &stored))
+		return LOOKUP_NOT_FOUND;
+	if (rec->expires_at <= now)
+		return LOOKUP_EXPIRED;
+	return LOOKUP_READ;
+}
+
+/*
+ * Read the session stored under hash and roll its idle expiry forward,
+ * writing only when that moves it by session.touch_interval or more (or by
+ * anything at all when the interval is 0): between writes a touch is a
+ * single index probe and produces no WAL.  Needs no SQL scope; takes one
+ * itself when it writes through SQL.
+ */
+SessionLookup
+session_store_touch(const uint8 *hash, TimestampTz now, SessionRecord *rec)
+{
+	Interval   *idle;
+	HeapTuple	stored;
+	TimestampTz target;
+
+	if (!session_direct_read(hash, rec, &idle, &stored))
+		return LOOKUP_NOT_FOUND;
+	if (rec->expires_at <= now)
+		return LOOKUP_EXPIRED;
+
+	/*
+	 * A read-only transaction, a hot standby among them, cannot extend the
+	 * expiry: answer as session_get does rather than fail the request.  The
+	 * next touch that reaches a primary rolls the expiry on.
+	 */
+	if (XactReadOnly)
+		return LOOKUP_READ;
+
+	target = touch_target(rec, idle, now);
+	if (target == 0)
+		return LOOKUP_READ;
+	return touch_update(hash, stored, target, now, rec);
+}
+
 /* Store a new session.  Needs no SQL scope; takes one itself if it must. */
 void
 session_store_insert(const uint8 *hash, SessionKeyId key_id, text *user_id,
@@ -466,7 +308,7 @@ session_store_insert(const uint8 *hash, SessionKeyId key_id, text *user_id,
 	OwnerScope	scope;
 	int			i;
 
-	values[COL_ID_HASH - 1] = hash_datum(hash);
+	values[COL_ID_HASH - 1] = session_hash_datum(hash);
 	values[COL_KEY_ID - 1] = Int64GetDatum(key_id);
 	values[COL_USER_ID - 1] = PointerGetDatum(user_id);
 	isnull[COL_USER_ID - 1] = (user_id == NULL);
@@ -477,17 +319,10 @@ session_store_insert(const uint8 *hash, SessionKeyId key_id, text *user_id,
 	isnull[COL_ABSOLUTE_EXPIRES_AT - 1] = absolute_null;
 	values[COL_IDLE_TIMEOUT - 1] = IntervalPGetDatum(idle_timeout);
 
-	rel = open_for_write("INSERT");
-	if (direct_writable(rel))
+	rel = session_direct_open(CMD_INSERT);
+	if (session_write_path(rel, CMD_INSERT) == WRITE_DIRECT)
 	{
-		TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel),
-														&TTSOpsHeapTuple);
-
-		ExecStoreHeapTuple(heap_form_tuple(RelationGetDescr(rel), values, isnull),
-						   slot, true);
-		table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
-		index_new_version(rel, slot, false);
-		ExecDropSingleTupleTableSlot(slot);
+		session_direct_insert(rel, values, isnull);
 		table_close(rel, NoLock);
 		return;
 	}
@@ -508,8 +343,8 @@ session_store_regenerate(const uint8 *old_hash, const uint8 *new_hash,
 	Datum		args[5];
 	char		nulls[5] = "     ";
 
-	args[0] = hash_datum(old_hash);
-	args[1] = hash_datum(new_hash);
+	args[0] = session_hash_datum(old_hash);
+	args[1] = session_hash_datum(new_hash);
 	args[2] = Int64GetDatum(key_id);
 	args[3] = PointerGetDatum(user_id);
 	if (user_id == NULL)
@@ -525,7 +360,7 @@ session_store_set(const uint8 *hash, Jsonb *data, TimestampTz now)
 {
 	Datum		args[3];
 
-	args[0] = hash_datum(hash);
+	args[0] = session_hash_datum(hash);
 	args[1] = JsonbPGetDatum(data);
 	args[2] = TimestampTzGetDatum(now);
 
@@ -544,7 +379,7 @@ session_store_merge(const uint8 *hash, Jsonb *patch, Datum removed_keys,
 	Datum		args[4];
 	bool		isnull;
 
-	args[0] = hash_datum(hash);
+	args[0] = session_hash_datum(hash);
 	args[1] = JsonbPGetDatum(patch);
 	args[2] = removed_keys;
 	args[3] = TimestampTzGetDatum(now);
@@ -564,7 +399,7 @@ session_store_destroy(const uint8 *hash, TimestampTz now)
 	Datum		args[2];
 	bool		isnull;
 
-	args[0] = hash_datum(hash);
+	args[0] = session_hash_datum(hash);
 	args[1] = TimestampTzGetDatum(now);
 
 	expect(run_query(Q_DESTROY, args, NULL, false, 0), SPI_OK_DELETE_RETURNING);
@@ -585,7 +420,7 @@ session_store_destroy_user(text *user_id, const uint8 *except_hash,
 
 	args[0] = PointerGetDatum(user_id);
 	if (except_hash != NULL)
-		args[1] = hash_datum(except_hash);
+		args[1] = session_hash_datum(except_hash);
 	else
 	{
 		args[1] = (Datum) 0;
@@ -611,71 +446,3 @@ session_store_list(text *user_id, TimestampTz now)
 	return SPI_processed;
 }
 
-/*
- * Delete up to limit sessions that expired by now, found after the tuple
- * *after in physical order.  *after moves past what was examined; *more
- * says whether another batch may find anything.  Returns rows deleted.
- * pace, if given, is called every 32 rows scanned.
- *
- * Straight through the heap, as a DELETE's executor would, but without
- * waiting: a row that another transaction is changing or holds locked (a
- * request, or an application's open transaction) is skipped and left for
- * the next run, so a prune never waits on a request.  Requests never wait
- * on a prune either, since they only change live sessions (ending an
- * expired one is the exception: it waits for the batch).  A TID range scan
- * reads the heap once per run and needs no index on expires_at, which would
- * make every touch a non-HOT update.
- */
-uint64
-session_store_prune_batch(ItemPointer after, TimestampTz now, int limit,
-						  bool *more, PrunePacer pace, void *pace_arg)
-{
-	Relation	rel;
-	Snapshot	snapshot;
-	CommandId	cid;
-	ItemPointerData mintid;
-	ItemPointerData maxtid;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
-	int			examined = 0;
-	uint64		deleted = 0;
-	uint32		scanned = 0;
-
-	rel = open_for_write("DELETE");
-
-	/* see what earlier batches of this transaction deleted */
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	cid = GetCurrentCommandId(true);
-
-	ItemPointerSet(&mintid, ItemPointerGetBlockNumberNoCheck(after),
-				   ItemPointerGetOffsetNumberNoCheck(after) + 1);
-	ItemPointerSet(&maxtid, MaxBlockNumber, MaxOffsetNumber);
-	scan = table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid);
-	slot = table_slot_create(rel, NULL);
-
-	while (examined < limit &&
-		   table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		TM_FailureData tmfd;
-
-		CHECK_FOR_INTERRUPTS();
-		if (pace != NULL && ++scanned % 32 == 0)
-			pace(pace_arg);
-		ItemPointerCopy(&slot->tts_tid, after);
-		if (DatumGetTimestampTz(slot_getattr(slot, COL_EXPIRES_AT, &isnull)) > now)
-			continue;
-		examined++;
-		if (table_tuple_delete(rel, &slot->tts_tid, cid, snapshot,
-							   InvalidSnapshot, false, &tmfd, false) == TM_Ok)
-			deleted++;
-	}
-	*more = (examined >= limit);
-
-	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, NoLock);
-	return deleted;
-}

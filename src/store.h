@@ -1,35 +1,23 @@
 /*
  * store.h
- *		Session rows in session_internal.sessions.  session_store_lookup and
- *		session_store_insert go through the table and its indexes directly
- *		(the lookup hands back values in the caller's memory), as does
- *		session_store_prune_batch; the other functions run SPI plans prepared
- *		once per backend, need a session_sql_begin() scope, and hand back
- *		values that live in SPI memory until session_sql_end().
+ *		Sessions in session_internal.sessions: what api.c reads and writes.
+ *		session_store_get, session_store_touch and session_store_insert hand
+ *		back values in the caller's memory and take an SQL scope themselves
+ *		when they need one; the other functions run SPI plans prepared once
+ *		per backend, need a session_sql_begin() scope, and hand back values
+ *		that live in SPI memory until session_sql_end().
  */
 #ifndef SESSION_STORE_H
 #define SESSION_STORE_H
 
-#include "storage/itemptr.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "heap_direct.h"
 #include "keys.h"
 #include "token.h"
 
-/* One live session, as the API shows it. */
-typedef struct SessionRecord
-{
-	Datum		user_id;		/* text */
-	bool		user_id_null;
-	Datum		data;			/* jsonb */
-	TimestampTz created_at;
-	TimestampTz expires_at;
-	TimestampTz absolute_expires_at;
-	bool		absolute_null;
-} SessionRecord;
-
-/* What a lookup that extends expiry did. */
+/* What a read or a touch found. */
 typedef enum SessionLookup
 {
 	LOOKUP_NOT_FOUND,			/* unknown, or ended meanwhile */
@@ -38,8 +26,10 @@ typedef enum SessionLookup
 	LOOKUP_WROTE				/* live; expiry extended */
 } SessionLookup;
 
-extern SessionLookup session_store_lookup(const uint8 *hash, TimestampTz now,
-										  bool extend, SessionRecord *rec);
+extern SessionLookup session_store_get(const uint8 *hash, TimestampTz now,
+									   SessionRecord *rec);
+extern SessionLookup session_store_touch(const uint8 *hash, TimestampTz now,
+										 SessionRecord *rec);
 extern void session_store_insert(const uint8 *hash, SessionKeyId key_id,
 								 text *user_id, Jsonb *data, TimestampTz now,
 								 TimestampTz expires_at,
@@ -58,12 +48,5 @@ extern int64 session_store_destroy_user(text *user_id,
 										const uint8 *except_hash,
 										TimestampTz now);
 extern uint64 session_store_list(text *user_id, TimestampTz now);
-
-/* called every few rows by a prune batch, so that its caller can pace it */
-typedef void (*PrunePacer) (void *arg);
-
-extern uint64 session_store_prune_batch(ItemPointer after, TimestampTz now,
-										int limit, bool *more,
-										PrunePacer pace, void *pace_arg);
 
 #endif							/* SESSION_STORE_H */

@@ -17,8 +17,6 @@
 #include "postgres.h"
 #endif
 
-#include <openssl/sha.h>
-
 #include "token.h"
 
 static const char b64url_alphabet[] =
@@ -203,15 +201,11 @@ session_token_generate_id(char *id)
  * code; the OPENSSL_API_COMPAT level PostgreSQL's pg_config.h sets keeps
  * them available.)
  *
- * The hash states after the key's inner and outer pads depend only on the
- * key: they are kept for the key last used (nearly every token is signed by
- * the newest key), as the backend's key cache (keys.c) keeps the keys, until
- * that cache is discarded: session_token_forget_key() then wipes them.
+ * The hash states after a key's inner and outer pads depend only on the
+ * key, so a SessionKeyState keeps them: the caller makes one per key it
+ * holds (keys.c, one per cached key) and signing or verifying with it then
+ * costs the two blocks that depend on the id.
  */
-static SHA256_CTX hmac_inner;
-static SHA256_CTX hmac_outer;
-static uint8 hmac_key[SESSION_KEY_BYTES];
-static bool hmac_keyed = false;
 
 /* Start ctx on the key padded to a block and XORed with padbyte. */
 static bool
@@ -230,48 +224,41 @@ absorb_pad(SHA256_CTX *ctx, const uint8 *key, uint8 padbyte)
 	return ok;
 }
 
-/* Absorb key's inner and outer pads into hmac_inner and hmac_outer. */
-static bool
-hmac_set_key(const uint8 *key)
+/* Make state from the SESSION_KEY_BYTES bytes of key. */
+SessionTokenStatus
+session_token_key_init(SessionKeyState *state, const uint8 *key)
 {
-	hmac_keyed = false;
-	if (!absorb_pad(&hmac_inner, key, 0x36) ||
-		!absorb_pad(&hmac_outer, key, 0x5c))
-		return false;
-	memcpy(hmac_key, key, SESSION_KEY_BYTES);
-	hmac_keyed = true;
-	return true;
+	if (!absorb_pad(&state->inner, key, 0x36) ||
+		!absorb_pad(&state->outer, key, 0x5c))
+	{
+		session_token_key_wipe(state);
+		return TOKEN_CRYPTO_FAILURE;
+	}
+	return TOKEN_OK;
+}
+
+/* Forget a key: wipe the pad states made from it. */
+void
+session_token_key_wipe(SessionKeyState *state)
+{
+	explicit_bzero(state, sizeof(*state));
 }
 
 /* HMAC-SHA256(key, id characters) into sig. */
 static SessionTokenStatus
-compute_signature(const char *id, const uint8 *key, uint8 *sig)
+compute_signature(const char *id, const SessionKeyState *key, uint8 *sig)
 {
 	SHA256_CTX	ctx;
 	uint8		inner[SHA256_DIGEST_LENGTH];
 	bool		ok;
 
-	if (!(hmac_keyed && session_ct_equal(hmac_key, key, SESSION_KEY_BYTES)) &&
-		!hmac_set_key(key))
-		return TOKEN_CRYPTO_FAILURE;
-
-	ctx = hmac_inner;
+	ctx = key->inner;
 	ok = SHA256_Update(&ctx, id, SESSION_ID_CHARS) && SHA256_Final(inner, &ctx);
-	ctx = hmac_outer;
+	ctx = key->outer;
 	ok = ok && SHA256_Update(&ctx, inner, sizeof(inner)) && SHA256_Final(sig, &ctx);
 	explicit_bzero(&ctx, sizeof(ctx));
 	explicit_bzero(inner, sizeof(inner));
 	return ok ? TOKEN_OK : TOKEN_CRYPTO_FAILURE;
-}
-
-/* Forget the key last used: wipe its copy and the pad states made from it. */
-void
-session_token_forget_key(void)
-{
-	explicit_bzero(&hmac_inner, sizeof(hmac_inner));
-	explicit_bzero(&hmac_outer, sizeof(hmac_outer));
-	explicit_bzero(hmac_key, sizeof(hmac_key));
-	hmac_keyed = false;
 }
 
 /*
@@ -279,7 +266,7 @@ session_token_forget_key(void)
  * terminator).
  */
 SessionTokenStatus
-session_token_sign(const char *id, const uint8 *key, char *token)
+session_token_sign(const char *id, const SessionKeyState *key, char *token)
 {
 	uint8		sig[SESSION_SIG_BYTES];
 	SessionTokenStatus status;
@@ -322,7 +309,7 @@ session_token_parse(const char *src, size_t len, SessionToken *tok)
 
 /* Does key sign tok->id to tok->sig?  Compared in constant time. */
 SessionTokenStatus
-session_token_verify(const SessionToken *tok, const uint8 *key)
+session_token_verify(const SessionToken *tok, const SessionKeyState *key)
 {
 	uint8		expected[SESSION_SIG_BYTES];
 	SessionTokenStatus status;

@@ -8,6 +8,8 @@
 #ifndef SESSION_TOKEN_H
 #define SESSION_TOKEN_H
 
+#include <openssl/sha.h>
+
 #include "common/sha2.h"
 
 /* 24 random bytes of id: 192 bits */
@@ -46,17 +48,30 @@ extern void base64url_encode(const uint8 *src, size_t len, char *dst);
 extern bool base64url_decode(const char *src, size_t len, uint8 *dst,
 							 size_t dstlen);
 
+/*
+ * A signing key, ready to use: the HMAC hash states after its inner and
+ * outer pads, which depend only on the key.  Made once per key (the key's
+ * bytes are not kept), wiped with session_token_key_wipe.
+ */
+typedef struct SessionKeyState
+{
+	SHA256_CTX	inner;
+	SHA256_CTX	outer;
+} SessionKeyState;
+
 extern bool session_ct_equal(const uint8 *a, const uint8 *b, size_t len);
 
 extern bool session_token_generate_id(char *id);
+extern SessionTokenStatus session_token_key_init(SessionKeyState *state,
+												 const uint8 *key);
+extern void session_token_key_wipe(SessionKeyState *state);
 extern SessionTokenStatus session_token_sign(const char *id,
-											 const uint8 *key,
+											 const SessionKeyState *key,
 											 char *token);
 extern SessionTokenStatus session_token_parse(const char *src, size_t len,
 											  SessionToken *tok);
 extern SessionTokenStatus session_token_verify(const SessionToken *tok,
-											   const uint8 *key);
+											   const SessionKeyState *key);
 extern SessionTokenStatus session_token_hash_id(const char *id, uint8 *hash);
-extern void session_token_forget_key(void);
 
 #endif							/* SESSION_TOKEN_H */

@@ -13,10 +13,17 @@
  *
  * "Only" is checked, not assumed: the decision is made just before commit,
  * and only if the transaction had no XID before its first touch write and
- * has written no WAL since its last one.  Anything else it does that writes
- * WAL (a row, a sequence, a page prune) keeps the normal, durable commit.
- * Session creation, regeneration, data changes and destruction always
- * commit durably.
+ * has written no WAL since its last one, and each touch write was the row
+ * update alone (store.c's touch_update says so: an update through SQL that
+ * could fire a trigger or a rule does not count as one).  Anything else it
+ * does that writes WAL (a row, a sequence, a page prune) keeps the normal,
+ * durable commit.  Session creation, regeneration, data changes and
+ * destruction always commit durably.
+ *
+ * Only the default strength is relaxed: synchronous_commit on (or local)
+ * becomes off for such a commit.  A transaction, session, role or database
+ * that asked for remote_write or remote_apply, to have a standby see the
+ * write, keeps it, and so does one that already has it off.
  */
 #include "postgres.h"
 
@@ -24,9 +31,8 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 
+#include "settings.h"
 #include "touch_commit.h"
-
-bool		session_touch_synchronous_commit = false;
 
 /* The transaction whose WAL so far is touch writes only, and its WAL end. */
 static TransactionId touch_only_xid = InvalidTransactionId;
@@ -53,7 +59,8 @@ touch_commit_xact_callback(XactEvent event, void *arg)
 
 	eligible = (event == XACT_EVENT_PRE_COMMIT &&
 				!session_touch_synchronous_commit &&
-				synchronous_commit > SYNCHRONOUS_COMMIT_OFF &&
+				(synchronous_commit == SYNCHRONOUS_COMMIT_LOCAL_FLUSH ||
+				 synchronous_commit == SYNCHRONOUS_COMMIT_REMOTE_FLUSH) &&
 				TransactionIdEquals(touch_only_xid, GetTopTransactionIdIfAny()) &&
 				XactLastRecEnd == touch_only_end);
 
@@ -78,8 +85,8 @@ touch_commit_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * Whether the current transaction has written nothing yet but touches:
- * call before a touch's update.
+ * Whether the current transaction has written nothing yet but touches.
+ * Only store.c's touch_update calls this, just before a touch's write.
  */
 bool
 session_touch_commit_clean(void)
@@ -93,8 +100,9 @@ session_touch_commit_clean(void)
 }
 
 /*
- * Record a touch's update, just after it; clean is what
- * session_touch_commit_clean() said just before it.
+ * Record a touch's write, just after it.  clean: what
+ * session_touch_commit_clean() said just before it, and the write was the
+ * row update alone.  Only store.c's touch_update calls this.
  */
 void
 session_touch_commit_wrote(bool clean)

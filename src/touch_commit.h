@@ -5,8 +5,6 @@
 #ifndef TOUCH_COMMIT_H
 #define TOUCH_COMMIT_H
 
-extern bool session_touch_synchronous_commit;
-
 extern void session_touch_commit_init(void);
 extern bool session_touch_commit_clean(void);
 extern void session_touch_commit_wrote(bool clean);

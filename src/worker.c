@@ -11,20 +11,22 @@
  * database, so the schedule survives restarts without a burst of runs, and
  * reports back through shared memory so the launcher knows when to look
  * again.  Databases without the extension are looked at again once per
- * interval.  On a standby nothing starts until promotion.
+ * interval.  On a standby nothing starts until promotion.  What a worker
+ * does in its database (the prune, a transaction per batch, stepping aside
+ * for DDL) is prune.c's; here is only when and where it runs.
+ *
+ * The launcher waits for each worker it starts, so a worker never waits
+ * long on anyone: its lock waits time out after WORKER_LOCK_TIMEOUT, and
+ * the prune itself skips what other transactions hold.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/heapam.h"
 #include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
-#include "access/xlog.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
-#include "commands/extension.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -32,18 +34,16 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lmgr.h"
-#include "storage/lock.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "owner.h"
 #include "prune.h"
-#include "session.h"
+#include "settings.h"
 #include "shmem.h"
 #include "worker.h"
 
@@ -54,6 +54,8 @@ PGDLLEXPORT void session_prune_worker_main(Datum main_arg);
 #define LAUNCHER_RESTART_SECS	5
 /* a failed or interrupted database is tried again after at most this */
 #define RETRY_USECS				(60 * USECS_PER_SEC)
+/* no lock wait of a worker's lasts longer than this */
+#define WORKER_LOCK_TIMEOUT		"10s"
 
 typedef struct ScheduleEntry
 {
@@ -126,6 +128,9 @@ list_databases(void)
 	return dbs;
 }
 
+/* whether the last worker could not be started for want of a slot */
+static bool slots_exhausted = false;
+
 /* Start a worker for one database, wait for it, and return its report. */
 static PruneReport
 run_worker(Oid dboid)
@@ -147,14 +152,19 @@ run_worker(Oid dboid)
 	bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
 	bgw.bgw_notify_pid = MyProcPid;
 
+	memset(&report, 0, sizeof(report));
 	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
 	{
-		ereport(LOG,
-				(errmsg("could not start session prune worker: no free background worker slot"),
-				 errhint("Raise max_worker_processes.")));
-		memset(&report, 0, sizeof(report));
+		/* once until a worker starts again, not once a database a minute */
+		if (!slots_exhausted)
+			ereport(LOG,
+					(errmsg("could not start session prune worker: no free background worker slot"),
+					 errhint("Raise max_worker_processes.")));
+		slots_exhausted = true;
+		report.outcome = PRUNE_NO_SLOT;
 		return report;
 	}
+	slots_exhausted = false;
 
 	status = WaitForBackgroundWorkerStartup(handle, &pid);
 	if (status == BGWH_STARTED)
@@ -185,6 +195,7 @@ next_check_after(const PruneReport *report, TimestampTz now)
 		case PRUNE_NO_EXTENSION:
 			return now + interval;
 		case PRUNE_NO_REPORT:
+		case PRUNE_NO_SLOT:
 		case PRUNE_INTERRUPTED:
 			break;
 	}
@@ -248,6 +259,7 @@ session_launcher_main(Datum main_arg)
 			ScheduleEntry *e;
 			TimestampTz next_wake = 0;
 			int			with_extension = 0;
+			bool		whole_pass = true;
 
 			MemoryContextReset(pass_cxt);
 			MemoryContextSwitchTo(pass_cxt);
@@ -264,7 +276,11 @@ session_launcher_main(Datum main_arg)
 
 				CHECK_FOR_INTERRUPTS();
 				if (ConfigReloadPending)
-					break;		/* the interval may have changed: start over */
+				{
+					/* the interval may have changed: start over */
+					whole_pass = false;
+					break;
+				}
 
 				e = hash_search(schedule, &dboid, HASH_ENTER, &found);
 				if (!found)
@@ -278,7 +294,12 @@ session_launcher_main(Datum main_arg)
 				{
 					PruneReport report = run_worker(dboid);
 
-					e->has_extension = (report.outcome != PRUNE_NO_EXTENSION);
+					/* a worker that did not start or report says nothing */
+					if (report.outcome == PRUNE_NO_EXTENSION)
+						e->has_extension = false;
+					else if (report.outcome != PRUNE_NO_REPORT &&
+							 report.outcome != PRUNE_NO_SLOT)
+						e->has_extension = true;
 					e->next_check = next_check_after(&report, GetCurrentTimestamp());
 				}
 			}
@@ -286,7 +307,8 @@ session_launcher_main(Datum main_arg)
 			hash_seq_init(&seq, schedule);
 			while ((e = hash_seq_search(&seq)) != NULL)
 			{
-				if (!e->seen)
+				/* gone from pg_database, if this pass saw all of it */
+				if (!e->seen && whole_pass)
 				{
 					hash_search(schedule, &e->dboid, HASH_REMOVE, NULL);
 					continue;
@@ -340,57 +362,6 @@ report_to_launcher(PruneOutcome outcome, bool has_last_start,
 	LWLockRelease(session_shared->lock);
 }
 
-/*
- * May this worker go on with the next piece of work without making anyone
- * wait?  Not when the extension is gone, when someone is waiting to drop
- * the database, or when DDL (DROP/ALTER EXTENSION, ...) holds or waits for
- * a lock on one of the extension's tables.  The locks taken here last
- * until the end of the (short) transaction.
- */
-static bool
-may_proceed(void)
-{
-	static const char *const tables[] = {"sessions", "keys", "prune_state"};
-	LOCKTAG		tag;
-	int			i;
-
-	if (!OidIsValid(get_extension_oid("session", true)))
-		return false;
-
-	/* DROP DATABASE holds AccessExclusiveLock on it while waiting for us */
-	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
-	if (LockAcquire(&tag, AccessShareLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
-		return false;
-
-	for (i = 0; i < lengthof(tables); i++)
-	{
-		Oid			relid = session_internal_relid(tables[i], true);
-
-		if (!OidIsValid(relid) ||
-			!ConditionalLockRelationOid(relid, RowExclusiveLock))
-			return false;
-	}
-	return true;
-}
-
-static void
-begin_work(const char *activity)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
-}
-
-static void
-end_work(void)
-{
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
-
 /* Error context: say which database's prune failed. */
 static void
 prune_error_context(void *arg)
@@ -403,13 +374,8 @@ PGDLLEXPORT void
 session_prune_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
-	TimestampTz last_start = 0;
-	bool		has_last_start = false;
-	bool		has_extension;
-	bool		usable;
-	PruneRun	run;
-	char	   *dbname;
-	OwnerScope	scope;
+	PruneCheck	check;
+	TimestampTz start;
 	ErrorContextCallback errcallback;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -422,75 +388,25 @@ session_prune_worker_main(Datum main_arg)
 	error_context_stack = &errcallback;
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	SetConfigOption("lock_timeout", WORKER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
 
-	/* is this database due? */
-	begin_work("session: checking whether a prune is due");
-	has_extension = OidIsValid(get_extension_oid("session", true));
-	usable = has_extension && !RecoveryInProgress() && may_proceed();
-	if (usable)
+	session_prune_check(&check);
+	if (!check.usable)
 	{
-		session_sql_begin(&scope);
-		has_last_start = prune_last_start(&last_start);
-		session_sql_end(&scope);
-	}
-	dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
-	end_work();
-
-	if (!usable)
-	{
-		report_to_launcher(has_extension ? PRUNE_INTERRUPTED : PRUNE_NO_EXTENSION,
+		report_to_launcher(check.has_extension ? PRUNE_INTERRUPTED : PRUNE_NO_EXTENSION,
 						   false, 0);
 		proc_exit(0);
 	}
-	if (has_last_start &&
-		GetCurrentTimestamp() < last_start + (int64) session_prune_interval * USECS_PER_SEC)
+	if (check.has_last_start &&
+		GetCurrentTimestamp() < check.last_start + (int64) session_prune_interval * USECS_PER_SEC)
 	{
-		report_to_launcher(PRUNE_NOT_DUE, true, last_start);
+		report_to_launcher(PRUNE_NOT_DUE, true, check.last_start);
 		proc_exit(0);
 	}
 
-	/* prune, a transaction per batch */
-	prune_begin(&run);
-	while (run.more)
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-
-		begin_work("session: pruning expired sessions");
-		if (!may_proceed())
-		{
-			end_work();
-			ereport(LOG,
-					(errmsg("session prune of database \"%s\" stopped after %llu batches to let other work through",
-							dbname, (unsigned long long) run.batches)));
-			report_to_launcher(PRUNE_INTERRUPTED, has_last_start, last_start);
-			proc_exit(0);
-		}
-		prune_step(&run);
-		end_work();
-	}
-
-	begin_work("session: recording the prune");
-	if (!may_proceed())
-	{
-		end_work();
-		report_to_launcher(PRUNE_INTERRUPTED, has_last_start, last_start);
-		proc_exit(0);
-	}
-	session_sql_begin(&scope);
-	prune_finish(&run);
-	session_sql_end(&scope);
-	end_work();
-
-	ereport(LOG,
-			(errmsg("session prune of database \"%s\": %llu expired sessions deleted in %llu batches, %.3f s",
-					dbname, (unsigned long long) run.deleted,
-					(unsigned long long) run.batches,
-					(double) (GetCurrentTimestamp() - run.start) / USECS_PER_SEC)));
-	report_to_launcher(PRUNE_DONE, true, run.start);
+	if (session_prune_in_worker(check.dbname, &start) == PRUNE_FINISHED)
+		report_to_launcher(PRUNE_DONE, true, start);
+	else
+		report_to_launcher(PRUNE_INTERRUPTED, check.has_last_start, check.last_start);
 	proc_exit(0);
 }

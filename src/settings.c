@@ -1,0 +1,115 @@
+/*
+ * settings.c
+ *		The session.* settings: their variables, defaults and definitions.
+ *
+ * Every setting that decides a session's lifetime or how often touches write
+ * is superuser-only (PGC_SUSET): an application role may not lengthen its
+ * own sessions.  Defaults for a role or database go through ALTER
+ * ROLE/DATABASE ... SET.  session.touch_synchronous_commit only trades a
+ * caller's own durability, like synchronous_commit, so anyone may set it.
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "settings.h"
+
+int			session_idle_timeout = 7 * SECS_PER_DAY;
+int			session_absolute_timeout = 30 * SECS_PER_DAY;
+int			session_touch_interval = 60;
+bool		session_touch_synchronous_commit = false;
+int			session_prune_batch_size = 1000;
+int			session_prune_interval = SECS_PER_DAY;
+double		session_prune_pause_ratio = 1.0;
+bool		session_prune_wal_compression = true;
+
+/* Define every setting; called first thing from _PG_init. */
+void
+session_settings_define(void)
+{
+	DefineCustomIntVariable("session.idle_timeout",
+							"Idle time after which a session expires, unless session_create() is given one.",
+							NULL,
+							&session_idle_timeout,
+							7 * SECS_PER_DAY,
+							1,
+							SESSION_MAX_TIMEOUT_SECS,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("session.absolute_timeout",
+							"Lifetime after which a session expires however active it is; 0 means none.",
+							NULL,
+							&session_absolute_timeout,
+							30 * SECS_PER_DAY,
+							0,
+							SESSION_MAX_TIMEOUT_SECS,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("session.touch_interval",
+							"Least extension of a session's expiry worth writing on a touch; 0 writes on every touch.",
+							NULL,
+							&session_touch_interval,
+							60,
+							0,
+							SESSION_MAX_TIMEOUT_SECS,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("session.touch_synchronous_commit",
+							 "Whether a transaction whose only writes are touches waits for its WAL to reach disk.",
+							 "Off: such a commit is asynchronous; a crash can lose the last expiry rolls (up to 3 x wal_writer_delay), never a session or its data.",
+							 &session_touch_synchronous_commit,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("session.prune_batch_size",
+							"Expired sessions deleted per batch by session_prune().",
+							NULL,
+							&session_prune_batch_size,
+							1000,
+							1,
+							1000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("session.prune_pause_ratio",
+							 "Pause after each burst of prune work (about 0.1 ms), as a multiple of the burst's time; 0 never pauses.",
+							 NULL,
+							 &session_prune_pause_ratio,
+							 1.0,
+							 0.0,
+							 100.0,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("session.prune_wal_compression",
+							 "Whether session_prune() compresses its full-page images with lz4 when wal_compression is off.",
+							 "Has no effect when the server compresses them already (wal_compression is not off) or was built without lz4.",
+							 &session_prune_wal_compression,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("session.prune_interval",
+							"Time between background prunes of each database; 0 turns the prune worker off.",
+							"Takes effect on reload.  Needs session in shared_preload_libraries.",
+							&session_prune_interval,
+							SECS_PER_DAY,
+							0,
+							SESSION_MAX_TIMEOUT_SECS,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("session");
+}

@@ -1,0 +1,25 @@
+/*
+ * settings.h
+ *		The session.* settings, read by every part of the extension.
+ */
+#ifndef SESSION_SETTINGS_H
+#define SESSION_SETTINGS_H
+
+#include "datatype/timestamp.h"
+
+/* browsers cap a cookie's Max-Age at 400 days; so do we, for any timeout */
+#define SESSION_MAX_TIMEOUT_SECS (400 * SECS_PER_DAY)
+
+/* in seconds where they are times */
+extern int	session_idle_timeout;
+extern int	session_absolute_timeout;
+extern int	session_touch_interval;
+extern bool session_touch_synchronous_commit;
+extern int	session_prune_batch_size;
+extern int	session_prune_interval;
+extern double session_prune_pause_ratio;
+extern bool session_prune_wal_compression;
+
+extern void session_settings_define(void);
+
+#endif							/* SESSION_SETTINGS_H */

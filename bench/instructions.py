@@ -26,11 +26,20 @@ import bench  # noqa: E402  (the stores, workloads and psql helper)
 
 NEVER = "400d"      # the largest touch_interval: no session is due for a write
 
-# name -> (what, script, PGOPTIONS)
+# the get-4keys script runs with this many more keys than the one that
+# signed the tokens: each check tries every key (README, Security model)
+EXTRA_KEYS = 3
+ADD_KEYS = f"SELECT session_rotate_key() FROM generate_series(1, {EXTRA_KEYS})"
+DROP_KEYS = ("DELETE FROM session_internal.keys WHERE id <> "
+             "(SELECT id FROM session_internal.keys ORDER BY created_at LIMIT 1)")
+
+# name -> (what, script, PGOPTIONS[, SQL before, SQL after])
 SCRIPTS = [
     ("lookup", "harness: the key lookup alone (0)", bench.WORKLOADS[0][1], ""),
     ("ceiling", "ceiling: primary-key SELECT of the session's row (7)", bench.WORKLOADS[7][1], ""),
     ("get", "session_get (3)", bench.WORKLOADS[3][1], ""),
+    ("get-4keys", f"session_get with {1 + EXTRA_KEYS} signing keys", bench.WORKLOADS[3][1], "",
+     ADD_KEYS, DROP_KEYS),
     ("touch", "session_touch, no expiry write due", bench.WORKLOADS[1][1],
      f"-c session.touch_interval={NEVER}"),
     ("touch-write", "session_touch, writing every time (2)", bench.WORKLOADS[2][1],
@@ -145,9 +154,15 @@ def main():
     try:
         wait_ready(180)
         seen = set()
-        for name, what, script, options in SCRIPTS:
+        for name, what, script, options, *around in SCRIPTS:
+            if around:
+                bench.psql(around[0])
+                counted_backend(cgdir, seen)        # psql's own backend
             small = measure(cgdir, seen, args.out, name, script, options, args.sessions, args.small)
             large = measure(cgdir, seen, args.out, name, script, options, args.sessions, args.large)
+            if around:
+                bench.psql(around[1])
+                counted_backend(cgdir, seen)
             per = (large[0] - small[0]) / (args.large - args.small)
             results[name] = (what, per, small[1], large[1])
             bench.log(f"  {name:12s} {per:9.0f} instructions a request")

@@ -295,9 +295,9 @@ def suite(out, args, nvar, workloads, active=None):
     for wid in workloads:
         sides = ["session"] + (["baseline"] if WORKLOADS[wid][2] else [])
         if wid == 1:
-            # next to the session side in both orders: their ratios are targets
-            sides.insert(1, "ceiling")
-            sides.append("keys4")
+            # both next to the session side in both orders: their ratios
+            # with it are targets
+            sides = ["ceiling", "session", "keys4"] + sides[1:]
         runs = {s: [] for s in sides}
         for r in range(args.runs):
             order = sides if r % 2 == 0 else list(reversed(sides))

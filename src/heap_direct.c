@@ -184,7 +184,11 @@ session_direct_read(const uint8 *hash, SessionRecord *rec, Interval **idle,
 
 	rel = table_open(session_sessions_relid(), AccessShareLock);
 	check_columns(rel);
+#if PG_VERSION_NUM >= 180000
+	pkey = RelationGetPrimaryKeyIndex(rel, false);
+#else
 	pkey = RelationGetPrimaryKeyIndex(rel);
+#endif
 	if (!OidIsValid(pkey))
 		elog(ERROR, "session storage has no primary key");
 	idx = index_open(pkey, AccessShareLock);
@@ -194,7 +198,11 @@ session_direct_read(const uint8 *hash, SessionRecord *rec, Interval **idle,
 
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_BYTEAEQ,
 				session_hash_datum(hash));
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(rel, idx, snapshot, NULL, 1, 0);
+#else
 	scan = index_beginscan(rel, idx, snapshot, 1, 0);
+#endif
 	index_rescan(scan, &skey, 1, NULL, 0);
 	slot = table_slot_create(rel, NULL);
 
@@ -234,11 +242,14 @@ session_direct_read(const uint8 *hash, SessionRecord *rec, Interval **idle,
 
 /*
  * Add the index entries of the row version in slot, just written by an
- * insert or by an update that could not be HOT; unique indexes check as
- * they would for INSERT or UPDATE.
+ * insert or by an update that could not be HOT (from 16 on, one that was
+ * HOT but changed a summarizing index's column updates only those:
+ * only_summarizing); unique indexes check as they would for INSERT or
+ * UPDATE.
  */
 static void
-index_new_version(Relation rel, TupleTableSlot *slot, bool update)
+index_new_version(Relation rel, TupleTableSlot *slot, bool update,
+				  bool only_summarizing)
 {
 	EState	   *estate = CreateExecutorState();
 	MemoryContext oldcxt = MemoryContextSwitchTo(estate->es_query_cxt);
@@ -247,7 +258,13 @@ index_new_version(Relation rel, TupleTableSlot *slot, bool update)
 	/* no range table entry: no column counts as updated, as is the case */
 	InitResultRelInfo(rri, rel, 0, NULL, 0);
 	ExecOpenIndices(rri, false);
+#if PG_VERSION_NUM >= 160000
+	(void) ExecInsertIndexTuples(rri, slot, estate, update, false, NULL, NIL,
+								 only_summarizing);
+#else
+	Assert(!only_summarizing);
 	(void) ExecInsertIndexTuples(rri, slot, estate, update, false, NULL, NIL);
+#endif
 	ExecCloseIndices(rri);
 	MemoryContextSwitchTo(oldcxt);
 	FreeExecutorState(estate);
@@ -271,7 +288,11 @@ session_direct_update_expiry(Relation rel, HeapTuple stored, TimestampTz target)
 	Snapshot	snapshot;
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
+#if PG_VERSION_NUM >= 160000
+	TU_UpdateIndexes update_indexes;
+#else
 	bool		update_indexes;
+#endif
 	TM_Result	result;
 
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
@@ -284,8 +305,13 @@ session_direct_update_expiry(Relation rel, HeapTuple stored, TimestampTz target)
 								InvalidSnapshot, true, &tmfd, &lockmode,
 								&update_indexes);
 	UnregisterSnapshot(snapshot);
+#if PG_VERSION_NUM >= 160000
+	if (result == TM_Ok && update_indexes != TU_None)
+		index_new_version(rel, slot, true, update_indexes == TU_Summarizing);
+#else
 	if (result == TM_Ok && update_indexes)
-		index_new_version(rel, slot, true);
+		index_new_version(rel, slot, true, false);
+#endif
 
 	ExecDropSingleTupleTableSlot(slot);
 	return result;
@@ -328,6 +354,6 @@ session_direct_insert(Relation rel, Datum *values, bool *isnull)
 	ExecStoreHeapTuple(heap_form_tuple(RelationGetDescr(rel), values, isnull),
 					   slot, true);
 	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
-	index_new_version(rel, slot, false);
+	index_new_version(rel, slot, false, false);
 	ExecDropSingleTupleTableSlot(slot);
 }

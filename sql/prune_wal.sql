@@ -16,12 +16,17 @@ SELECT sha256(convert_to(tag || i, 'UTF8')), 1, 'wal', '{"csrf": "x"}',
 FROM generate_series(1, 200) i
 $$;
 
--- how the prune's deletes since lsn logged their page images
+-- how the prune logged the images of the session pages it changed since
+-- lsn: with its deletes, or, where data checksums are on (initdb's default
+-- from 18), in the hint-bit record its scan wrote first
 CREATE FUNCTION pg_temp.images(lsn pg_lsn)
 RETURNS TABLE (compression text, images bigint) LANGUAGE sql AS $$
 SELECT coalesce(substring(block_ref FROM 'method: (\w+)'), 'none'), count(*)
 FROM pg_get_wal_records_info(lsn, pg_current_wal_lsn())
-WHERE resource_manager = 'Heap' AND record_type = 'DELETE' AND fpi_length > 0
+WHERE fpi_length > 0
+  AND ((resource_manager = 'Heap' AND record_type = 'DELETE')
+       OR (resource_manager = 'XLOG' AND record_type = 'FPI_FOR_HINT'))
+  AND block_ref LIKE '%/' || pg_relation_filenode('session_internal.sessions') || ' %'
 GROUP BY 1 ORDER BY 1
 $$;
 

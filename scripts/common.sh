@@ -1,15 +1,39 @@
-# Shared by scripts/test and scripts/demo: root check, packages, build.
-# Sourced, not run.
-
-PG_BINDIR=/usr/lib/postgresql/15/bin
-PG_CONFIG=$PG_BINDIR/pg_config
-export PG_CONFIG
+# Shared by scripts/test, scripts/demo and bench/: root check, the
+# PostgreSQL major, packages, build.  Sourced, not run; call
+# require_root, then choose_pg_major, before the rest.
 
 require_root() {
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "$0: run as root: it installs packages and the extension" >&2
 		exit 1
 	fi
+}
+
+# The PostgreSQL major to build and test with: PG_MAJOR if set (any major
+# this distribution's mirror has), else the one the distribution ships,
+# which its "postgresql" package depends on (15 on Debian 12, 17 on 13, 18
+# on testing).  Sets PG_MAJOR, PG_BINDIR and PG_CONFIG (exported).
+choose_pg_major() {
+	if [ -z "${PG_MAJOR:-}" ]; then
+		if ! apt-cache show postgresql >/dev/null 2>&1; then
+			apt-get update -q >/dev/null
+		fi
+		PG_MAJOR=$(apt-cache show postgresql 2>/dev/null |
+			sed -n 's/^Depends:.*postgresql-\([0-9][0-9]*\).*/\1/p' | head -n 1)
+		if [ -z "$PG_MAJOR" ]; then
+			echo "$0: cannot tell which PostgreSQL this distribution ships; set PG_MAJOR" >&2
+			exit 1
+		fi
+	fi
+	PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+	PG_CONFIG=$PG_BINDIR/pg_config
+	export PG_MAJOR PG_CONFIG
+	echo "== PostgreSQL $PG_MAJOR"
+}
+
+# Whether the distribution has a package of that name (after an update).
+package_exists() {
+	apt-cache show "$1" >/dev/null 2>&1
 }
 
 # Run a command as the postgres user from /, which it can always enter

@@ -356,33 +356,17 @@ session_keys_retire(void)
 		return 0;
 
 	if (mark_plan == NULL)
-	{
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("UPDATE " SESSION_INTERNAL_SCHEMA ".keys k SET superseded_at = $1"
-						   " WHERE k.superseded_at IS NULL"
-						   " AND k.id OPERATOR(pg_catalog.<>) " NEWEST_KEY,
-						   1, types);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		mark_plan = plan;
-	}
+		mark_plan = session_sql_prepare("UPDATE " SESSION_INTERNAL_SCHEMA ".keys k SET superseded_at = $1"
+										" WHERE k.superseded_at IS NULL"
+										" AND k.id OPERATOR(pg_catalog.<>) " NEWEST_KEY,
+										1, types);
 	if (retire_plan == NULL)
-	{
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("DELETE FROM " SESSION_INTERNAL_SCHEMA ".keys k"
-						   " WHERE k.superseded_at OPERATOR(pg_catalog.<=) $1"
-						   " AND k.id OPERATOR(pg_catalog.<>) " NEWEST_KEY
-						   " AND NOT EXISTS (SELECT FROM " SESSION_INTERNAL_SCHEMA ".sessions s"
-						   "      WHERE s.key_id OPERATOR(pg_catalog.=) k.id)",
-						   1, types);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		retire_plan = plan;
-	}
+		retire_plan = session_sql_prepare("DELETE FROM " SESSION_INTERNAL_SCHEMA ".keys k"
+										  " WHERE k.superseded_at OPERATOR(pg_catalog.<=) $1"
+										  " AND k.id OPERATOR(pg_catalog.<>) " NEWEST_KEY
+										  " AND NOT EXISTS (SELECT FROM " SESSION_INTERNAL_SCHEMA ".sessions s"
+										  "      WHERE s.key_id OPERATOR(pg_catalog.=) k.id)",
+										  1, types);
 
 	/*
 	 * Under a snapshot taken now, with the lock held: every rotation has

@@ -81,3 +81,20 @@ session_sql_end(OwnerScope *scope)
 	SPI_finish();
 	session_owner_end(scope);
 }
+
+/*
+ * One of our statements, prepared for the rest of the backend's life
+ * (SPI_keepplan): each caller keeps the plan in a static and prepares it
+ * on first use, inside a session_sql_begin() scope.
+ */
+SPIPlanPtr
+session_sql_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}

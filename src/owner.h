@@ -5,6 +5,8 @@
 #ifndef SESSION_OWNER_H
 #define SESSION_OWNER_H
 
+#include "executor/spi.h"
+
 typedef struct OwnerScope
 {
 	Oid			save_userid;
@@ -17,5 +19,7 @@ extern void session_owner_begin(OwnerScope *scope);
 extern void session_owner_end(OwnerScope *scope);
 extern void session_sql_begin(OwnerScope *scope);
 extern void session_sql_end(OwnerScope *scope);
+extern SPIPlanPtr session_sql_prepare(const char *sql, int nargs,
+									  Oid *argtypes);
 
 #endif							/* SESSION_OWNER_H */

@@ -245,17 +245,6 @@ delete_in_subxact(SPIPlanPtr plan, Datum *args)
 	return deleted;
 }
 
-static SPIPlanPtr
-prepare_kept(const char *sql, Oid argtype)
-{
-	Oid			types[2] = {argtype, TIMESTAMPTZOID};
-	SPIPlanPtr	plan = SPI_prepare(sql, 2, types);
-
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	return plan;
-}
-
 /*
  * Delete the rows at tids (locked by this transaction, expired by the
  * run's start) through SQL, so that the table's triggers fire: the whole
@@ -267,6 +256,8 @@ delete_through_sql(PruneRun *run, ItemPointerData *tids, int ntids)
 {
 	static SPIPlanPtr batch_plan = NULL;
 	static SPIPlanPtr row_plan = NULL;
+	Oid			batch_types[2] = {TIDARRAYOID, TIMESTAMPTZOID};
+	Oid			row_types[2] = {TIDOID, TIMESTAMPTZOID};
 	OwnerScope	scope;
 	Datum	   *elems;
 	Datum		args[2];
@@ -278,15 +269,15 @@ delete_through_sql(PruneRun *run, ItemPointerData *tids, int ntids)
 
 	session_sql_begin(&scope);
 	if (batch_plan == NULL)
-		batch_plan = prepare_kept("DELETE FROM " SESSIONS
-								  " WHERE ctid OPERATOR(pg_catalog.=) ANY ($1)"
-								  " AND expires_at OPERATOR(pg_catalog.<=) $2",
-								  TIDARRAYOID);
+		batch_plan = session_sql_prepare("DELETE FROM " SESSIONS
+										 " WHERE ctid OPERATOR(pg_catalog.=) ANY ($1)"
+										 " AND expires_at OPERATOR(pg_catalog.<=) $2",
+										 2, batch_types);
 	if (row_plan == NULL)
-		row_plan = prepare_kept("DELETE FROM " SESSIONS
-								" WHERE ctid OPERATOR(pg_catalog.=) $1"
-								" AND expires_at OPERATOR(pg_catalog.<=) $2",
-								TIDOID);
+		row_plan = session_sql_prepare("DELETE FROM " SESSIONS
+									   " WHERE ctid OPERATOR(pg_catalog.=) $1"
+									   " AND expires_at OPERATOR(pg_catalog.<=) $2",
+									   2, row_types);
 
 	elems = palloc(sizeof(Datum) * ntids);
 	for (i = 0; i < ntids; i++)
@@ -473,16 +464,9 @@ prune_record(PruneRun *run, bool wait)
 	values[3] = Int64GetDatum((int64) run->batches);
 
 	if (plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare("UPDATE " PRUNE_STATE " SET last_start = $1,"
-									" last_duration = $2, last_deleted = $3, last_batches = $4",
-									4, types);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		plan = p;
-	}
+		plan = session_sql_prepare("UPDATE " PRUNE_STATE " SET last_start = $1,"
+								   " last_duration = $2, last_deleted = $3, last_batches = $4",
+								   4, types);
 	rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));

@@ -127,18 +127,8 @@ run_query(StoreQueryId q, Datum *values, const char *nulls, bool read_only,
 		  long count)
 {
 	if (plans[q] == NULL)
-	{
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare(queries[q].sql, queries[q].nargs,
-						   (Oid *) queries[q].argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		plans[q] = plan;
-	}
+		plans[q] = session_sql_prepare(queries[q].sql, queries[q].nargs,
+									   (Oid *) queries[q].argtypes);
 	return SPI_execute_plan(plans[q], values, nulls, read_only, count);
 }
 

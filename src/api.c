@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "keys.h"
 #include "owner.h"
@@ -178,7 +179,7 @@ static void
 init_result(FunctionCallInfo fcinfo)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	bits32		flags = 0;
+	uint32		flags = 0;
 
 	if (rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
 		rsinfo->expectedDesc != NULL)

@@ -32,6 +32,7 @@
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
 
+#include "compat.h"
 #include "heap_direct.h"
 #include "relations.h"
 #include "token.h"
@@ -184,11 +185,7 @@ session_direct_read(const uint8 *hash, SessionRecord *rec, Interval **idle,
 
 	rel = table_open(session_sessions_relid(), AccessShareLock);
 	check_columns(rel);
-#if PG_VERSION_NUM >= 180000
-	pkey = RelationGetPrimaryKeyIndex(rel, false);
-#else
-	pkey = RelationGetPrimaryKeyIndex(rel);
-#endif
+	pkey = session_primary_key_index(rel);
 	if (!OidIsValid(pkey))
 		elog(ERROR, "session storage has no primary key");
 	idx = index_open(pkey, AccessShareLock);
@@ -198,11 +195,7 @@ session_direct_read(const uint8 *hash, SessionRecord *rec, Interval **idle,
 
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_BYTEAEQ,
 				session_hash_datum(hash));
-#if PG_VERSION_NUM >= 180000
-	scan = index_beginscan(rel, idx, snapshot, NULL, 1, 0);
-#else
-	scan = index_beginscan(rel, idx, snapshot, 1, 0);
-#endif
+	scan = session_index_beginscan(rel, idx, snapshot, 1);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	slot = table_slot_create(rel, NULL);
 
@@ -258,13 +251,7 @@ index_new_version(Relation rel, TupleTableSlot *slot, bool update,
 	/* no range table entry: no column counts as updated, as is the case */
 	InitResultRelInfo(rri, rel, 0, NULL, 0);
 	ExecOpenIndices(rri, false);
-#if PG_VERSION_NUM >= 160000
-	(void) ExecInsertIndexTuples(rri, slot, estate, update, false, NULL, NIL,
-								 only_summarizing);
-#else
-	Assert(!only_summarizing);
-	(void) ExecInsertIndexTuples(rri, slot, estate, update, false, NULL, NIL);
-#endif
+	session_insert_index_tuples(rri, slot, estate, update, only_summarizing);
 	ExecCloseIndices(rri);
 	MemoryContextSwitchTo(oldcxt);
 	FreeExecutorState(estate);
@@ -288,11 +275,7 @@ session_direct_update_expiry(Relation rel, HeapTuple stored, TimestampTz target)
 	Snapshot	snapshot;
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
-#if PG_VERSION_NUM >= 160000
-	TU_UpdateIndexes update_indexes;
-#else
-	bool		update_indexes;
-#endif
+	SessionIndexUpdate index_update;
 	TM_Result	result;
 
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
@@ -300,18 +283,13 @@ session_direct_update_expiry(Relation rel, HeapTuple stored, TimestampTz target)
 												 1, &col, &value, &isnull),
 					   slot, true);
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	result = table_tuple_update(rel, &stored->t_self, slot,
-								GetCurrentCommandId(true), snapshot,
-								InvalidSnapshot, true, &tmfd, &lockmode,
-								&update_indexes);
+	result = session_table_tuple_update(rel, &stored->t_self, slot,
+										GetCurrentCommandId(true), snapshot,
+										&tmfd, &lockmode, &index_update);
 	UnregisterSnapshot(snapshot);
-#if PG_VERSION_NUM >= 160000
-	if (result == TM_Ok && update_indexes != TU_None)
-		index_new_version(rel, slot, true, update_indexes == TU_Summarizing);
-#else
-	if (result == TM_Ok && update_indexes)
-		index_new_version(rel, slot, true, false);
-#endif
+	if (result == TM_Ok && index_update != SESSION_INDEX_NONE)
+		index_new_version(rel, slot, true,
+						  index_update == SESSION_INDEX_SUMMARIZING);
 
 	ExecDropSingleTupleTableSlot(slot);
 	return result;

@@ -43,6 +43,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "keys.h"
 #include "owner.h"
 #include "relations.h"
@@ -123,7 +124,7 @@ read_keys(Relation rel, Snapshot snapshot, SigningKey **result)
 		TupleDescAttr(desc, KEY_COL_SECRET - 1)->atttypid != BYTEAOID)
 		elog(ERROR, "session signing key table has an unexpected shape");
 
-	scan = table_beginscan(rel, snapshot, 0, NULL);
+	scan = session_table_beginscan(rel, snapshot);
 	slot = table_slot_create(rel, NULL);
 	PG_TRY();
 	{

@@ -73,6 +73,7 @@
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 
+#include "compat.h"
 #include "heap_direct.h"
 #include "keys.h"
 #include "owner.h"
@@ -353,7 +354,7 @@ prune_step(PruneRun *run)
 	ItemPointerSet(&mintid, first,
 				   ItemPointerGetOffsetNumberNoCheck(&run->after) + 1);
 	ItemPointerSet(&maxtid, last, MaxOffsetNumber);
-	scan = table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid);
+	scan = session_table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid);
 	slot = table_slot_create(rel, NULL);
 
 	run->more = false;
@@ -383,8 +384,8 @@ prune_step(PruneRun *run)
 			continue;
 		if (!via_sql)
 		{
-			if (table_tuple_delete(rel, &slot->tts_tid, cid, snapshot,
-								   InvalidSnapshot, false, &tmfd, false) == TM_Ok)
+			if (session_table_tuple_delete(rel, &slot->tts_tid, cid, snapshot,
+										   &tmfd) == TM_Ok)
 				run->deleted++;
 		}
 		else if (table_tuple_lock(rel, &slot->tts_tid, snapshot, lockslot, cid,

@@ -32,3 +32,9 @@ TAP_TESTS = 1
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# A build outside the source tree (VPATH, as pg_buildext builds each major
+# in build-NN/) writes the objects under src/ there, which must exist.
+ifdef VPATH
+$(shell mkdir -p src)
+endif

@@ -31,6 +31,24 @@ choose_pg_major() {
 	echo "== PostgreSQL $PG_MAJOR"
 }
 
+# The server and its headers for PG_MAJOR, named as apt must be given them.
+# A major only Debian experimental has (19, on a sid root whose sources
+# list experimental) is installed by release, with the client and libpq
+# from there too: apt takes nothing from experimental unless told, and
+# "-t experimental" would drag in an uninstallable perl.
+pg_server_packages() {
+	local pkgs=("postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR")
+	if ! package_exists "postgresql-$PG_MAJOR"; then
+		apt-get update -q >/dev/null
+	fi
+	if apt-cache madison "postgresql-$PG_MAJOR" | grep -q ' experimental/' &&
+		! apt-cache madison "postgresql-$PG_MAJOR" | grep -vq ' experimental/'; then
+		pkgs+=("postgresql-client-$PG_MAJOR" libpq-dev libpq5)
+		pkgs=("${pkgs[@]/%//experimental}")
+	fi
+	echo "${pkgs[@]}"
+}
+
 # Whether the distribution has a package of that name (after an update).
 package_exists() {
 	apt-cache show "$1" >/dev/null 2>&1
@@ -43,11 +61,12 @@ as_postgres() {
 	(cd / && runuser -u postgres -- "$@")
 }
 
-# Install whichever of the named Debian packages are missing.
+# Install whichever of the named Debian packages are missing.  A name may
+# carry a release (postgresql-19/experimental).
 install_packages() {
 	local missing=() p
 	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		dpkg-query -W -f='${Status}' "${p%/*}" 2>/dev/null | grep -q 'install ok installed' ||
 			missing+=("$p")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then

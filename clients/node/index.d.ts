@@ -1,0 +1,112 @@
+// Types for session-express.  Apps declare what they keep in a session by
+// merging into SessionData, as with @types/express-session:
+//
+//   declare module 'session-express' {
+//     interface SessionData { userId: number; role: 'member' | 'admin' }
+//   }
+import type { RequestHandler } from 'express';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The session; after destroy(), undefined for the rest of the request. */
+      session: sessionExpress.Session & Partial<sessionExpress.SessionData>;
+      /** The session's token, undefined while nothing is stored. */
+      sessionID: string | undefined;
+    }
+  }
+}
+
+declare namespace sessionExpress {
+  /** What an app keeps in a session: extend it by declaration merging. */
+  interface SessionData {}
+
+  interface CookieOptions {
+    /** Default true. */
+    httpOnly?: boolean;
+    /** 'auto' (default): Secure when the request is (req.secure, honouring trust proxy). */
+    secure?: boolean | 'auto';
+    /** Default 'lax'. */
+    sameSite?: boolean | 'lax' | 'strict' | 'none';
+    /** Default '/'. */
+    path?: string;
+    domain?: string;
+  }
+
+  interface Queryable {
+    query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+  }
+
+  interface SessionOptions {
+    /** A pg Pool, or anything with query(text, values). */
+    pool: Queryable;
+    /** Cookie name; default 'sid'. */
+    name?: string;
+    /** Idle timeout in ms for new sessions; default: the database's session.idle_timeout. */
+    idleTimeout?: number;
+    /** Absolute timeout in ms for new sessions; default: the database's session.absolute_timeout. */
+    absoluteTimeout?: number;
+    /** The session property that is the database's user_id (a dotted path: 'passport.user'); default 'userId'. */
+    userKey?: string;
+    /** regenerate() keeps the data under the new token (session_regenerate) instead of starting empty. */
+    regenerateKeepsData?: boolean;
+    /** Send the cookie on every response of a live session (default true). */
+    rolling?: boolean;
+    /** ms to wait for the database before next(err); default 5000. */
+    timeout?: number;
+    /** Schema holding the extension's functions, if not on the search_path. */
+    schema?: string;
+    cookie?: CookieOptions;
+  }
+
+  interface Cookie {
+    /** ms left until the database's expiry; before creation, the idle timeout to create with. */
+    maxAge: number | null;
+    readonly expires: Date | null;
+    readonly originalMaxAge: number | null;
+    httpOnly: boolean;
+    secure: boolean;
+    sameSite: boolean | 'lax' | 'strict' | 'none';
+    path: string;
+    domain: string | undefined;
+  }
+
+  interface Session {
+    /** The token; undefined while nothing is stored. */
+    readonly id: string | undefined;
+    cookie: Cookie;
+    save(): Promise<void>;
+    save(callback: (err?: unknown) => void): void;
+    regenerate(): Promise<void>;
+    regenerate(callback: (err?: unknown) => void): void;
+    destroy(): Promise<void>;
+    destroy(callback: (err?: unknown) => void): void;
+    reload(): Promise<void>;
+    reload(callback: (err?: unknown) => void): void;
+    touch(): this;
+  }
+
+  interface SessionInfo {
+    createdAt: Date;
+    expiresAt: Date;
+    absoluteExpiresAt: Date | null;
+    data: Record<string, unknown>;
+  }
+
+  interface SessionMiddleware extends RequestHandler {
+    /** Log a user out everywhere, or everywhere but `except` (a session or token); returns how many ended. */
+    destroyUser(userId: string | number, options?: { except?: Session | string }): Promise<number>;
+    /** The user's live sessions, oldest first; never a token. */
+    list(userId: string | number): Promise<SessionInfo[]>;
+  }
+
+  class SessionStoreError extends Error {
+    code: string;
+  }
+
+  function session(options: SessionOptions): SessionMiddleware;
+}
+
+declare function sessionExpress(options: sessionExpress.SessionOptions): sessionExpress.SessionMiddleware;
+
+export = sessionExpress;

@@ -1,0 +1,357 @@
+'use strict';
+// Every method and option of the middleware over real HTTP against a real
+// PostgreSQL (through pgbouncer when PGBOUNCER names it).
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const request = require('supertest');
+const express = require('express');
+const { TestServer } = require('./server');
+const session = require('..');
+
+let server;
+before(async () => {
+  server = new TestServer().start();
+  // every touch writes, so that rolling is visible at once
+  server.psql('ALTER ROLE app SET session.touch_interval = 0');
+  if (process.env.PGBOUNCER) await server.startBouncer(process.env.PGBOUNCER);
+});
+after(async () => server && server.stop());
+
+/* A real pool that counts the statements sent through it. */
+function counting(pool) {
+  const c = { n: 0, query: (...args) => { c.n++; return pool.query(...args); } };
+  return c;
+}
+
+function cookieOf(res, name = 'sid') {
+  const c = (res.headers['set-cookie'] || []).find((h) => h.startsWith(`${name}=`));
+  return c;
+}
+const pair = (res, name) => { const c = cookieOf(res, name); return c && c.split(';')[0]; };
+const maxAge = (c) => Number(/Max-Age=(\d+)/.exec(c)[1]);
+const rows = (where = 'true') =>
+  Number(server.psql(`SELECT count(*) FROM session_internal.sessions WHERE ${where}`));
+
+function app(options = {}, routes = () => {}) {
+  const a = express();
+  a.use(express.json());
+  const pool = options.pool || counting(server.pool());
+  const mw = session({ pool, ...options });
+  a.use(mw);
+  routes(a, mw);
+  a.get('/get', (req, res) => res.json({ data: { ...req.session }, id: req.session.id || null }));
+  a.post('/set', (req, res) => { Object.assign(req.session, req.body); res.json({ ok: true }); });
+  a.post('/unset/:k', (req, res) => { delete req.session[req.params.k]; res.json({ ok: true }); });
+  a.use((err, req, res, next) => res.status(500).json({ error: err.message, code: err.code }));
+  a.pool = pool;
+  a.mw = mw;
+  return a;
+}
+
+describe('requests and lazy creation', () => {
+  it('makes no database call and sends no cookie for a request without a cookie', async () => {
+    const a = app();
+    const res = await request(a).get('/get');
+    assert.equal(res.status, 200);
+    assert.equal(cookieOf(res), undefined);
+    assert.equal(a.pool.n, 0);
+  });
+
+  it('creates a session only when something is stored, with the token in Set-Cookie', async () => {
+    const a = app();
+    const before = rows();
+    const res = await request(a).post('/set').send({ theme: 'dark' });
+    assert.equal(a.pool.n, 1, 'one call: session_create');
+    assert.equal(rows(), before + 1);
+    assert.match(pair(res), /^sid=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('makes exactly one call (session_touch) for a request that changes nothing', async () => {
+    const a = app();
+    const c = pair(await request(a).post('/set').send({ theme: 'dark' }));
+    a.pool.n = 0;
+    const res = await request(a).get('/get').set('Cookie', c);
+    assert.deepEqual(res.body.data, { theme: 'dark' });
+    assert.equal(a.pool.n, 1);
+  });
+
+  it('writes only what changed: a set is one touch and one merge', async () => {
+    const a = app();
+    const c = pair(await request(a).post('/set').send({ a: 1, b: 2 }));
+    a.pool.n = 0;
+    await request(a).post('/set').set('Cookie', c).send({ b: 3 });
+    assert.equal(a.pool.n, 2);
+    await request(a).post('/unset/a').set('Cookie', c);
+    const res = await request(a).get('/get').set('Cookie', c);
+    assert.deepEqual(res.body.data, { b: 3 });
+  });
+
+  it('gives a bad or unknown cookie a new empty session and clears it', async () => {
+    const a = app();
+    const res = await request(a).get('/get').set('Cookie', `sid=${'A'.repeat(32)}.${'B'.repeat(43)}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.data, {});
+    assert.match(cookieOf(res), /^sid=; Max-Age=0;/);
+    const junk = await request(a).get('/get').set('Cookie', 'sid=not-a-token');
+    assert.deepEqual(junk.body.data, {});
+  });
+});
+
+describe('the cookie', () => {
+  it('is HttpOnly, SameSite=Lax, Path=/, not Secure over plain HTTP, Max-Age from the database', async () => {
+    const a = app({ idleTimeout: 3600 * 1000 });
+    const c = cookieOf(await request(a).post('/set').send({ x: 1 }));
+    assert.match(c, /; Path=\/; HttpOnly; SameSite=Lax$/);
+    assert.doesNotMatch(c, /Secure/);
+    const age = maxAge(c);
+    assert.ok(age > 3590 && age <= 3600, `Max-Age ${age}`);
+    const dbAge = Number(server.psql(`SELECT floor(extract(epoch FROM expires_at - now()))
+      FROM session_internal.sessions ORDER BY created_at DESC LIMIT 1`));
+    assert.ok(Math.abs(dbAge - age) <= 2, `database ${dbAge} s, cookie ${age} s`);
+  });
+
+  it('is Secure when the request is, behind a proxy Express trusts', async () => {
+    const a = app();
+    a.set('trust proxy', 1);
+    const c = cookieOf(await request(a).post('/set').set('X-Forwarded-Proto', 'https').send({ x: 1 }));
+    assert.match(c, /; Secure/);
+    const b = app();
+    const plain = cookieOf(await request(b).post('/set').set('X-Forwarded-Proto', 'https').send({ x: 1 }));
+    assert.doesNotMatch(plain, /Secure/, 'an untrusted X-Forwarded-Proto is ignored');
+  });
+
+  it('is always Secure when configured, and takes name, domain, path and sameSite', async () => {
+    const a = app({ name: 'app.sid', cookie: { secure: true, domain: 'example.com', path: '/app', sameSite: 'strict' } });
+    const c = cookieOf(await request(a).post('/set').send({ x: 1 }), 'app.sid');
+    assert.match(c, /^app\.sid=.*; Domain=example\.com; Path=\/app; HttpOnly; Secure; SameSite=Strict$/);
+  });
+
+  it('is sent again with the moved Max-Age when a touch rolls the expiry', async () => {
+    const a = app({ idleTimeout: 60 * 1000 });
+    const c = pair(await request(a).post('/set').send({ x: 1 }));
+    const hash = "id_hash = (SELECT id_hash FROM session_internal.sessions ORDER BY created_at DESC LIMIT 1)";
+    const first = server.psql(`SELECT expires_at FROM session_internal.sessions WHERE ${hash}`);
+    const res = await request(a).get('/get').set('Cookie', c);
+    const second = server.psql(`SELECT expires_at FROM session_internal.sessions WHERE ${hash}`);
+    assert.ok(second > first, `expiry moved: ${first} -> ${second}`);
+    const again = cookieOf(res);
+    assert.ok(again.startsWith(`${c};`), 'the same token');
+    assert.ok(maxAge(again) > 55 && maxAge(again) <= 60);
+  });
+
+  it('bounds Max-Age by the absolute timeout', async () => {
+    const a = app({ idleTimeout: 3600 * 1000, absoluteTimeout: 600 * 1000 });
+    const c = cookieOf(await request(a).post('/set').send({ x: 1 }));
+    assert.ok(maxAge(c) <= 600 && maxAge(c) > 590);
+  });
+});
+
+describe('session methods', () => {
+  it('save, regenerate, reload, touch and id, with callbacks and promises', async () => {
+    const seen = {};
+    const a = app({}, (r) => {
+      r.post('/flow', async (req, res, next) => {
+        try {
+          req.session.step = 1;
+          await req.session.save();
+          seen.first = req.session.id;
+          assert.equal(req.sessionID, seen.first);
+          assert.throws(() => { req.session.id = 'x'; }, TypeError);
+          await new Promise((resolve, reject) => req.session.regenerate((e) => (e ? reject(e) : resolve())));
+          assert.deepEqual({ ...req.session }, {}, 'regenerate starts empty');
+          assert.equal(req.session.id, undefined, 'and lazily');
+          req.session.step = 2;
+          await new Promise((resolve, reject) => req.session.save((e) => (e ? reject(e) : resolve())));
+          seen.second = req.session.id;
+          assert.equal(req.session.touch(), req.session);
+          res.json({ ok: true });
+        } catch (e) {
+          next(e);
+        }
+      });
+      r.post('/reload', async (req, res, next) => {
+        try {
+          server.psql(`SELECT 1`); // (keep the event loop honest)
+          await req.session.reload();
+          res.json({ data: { ...req.session } });
+        } catch (e) {
+          next(e);
+        }
+      });
+    });
+    const res = await request(a).post('/flow');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.notEqual(seen.first, seen.second);
+    assert.equal(pair(res), `sid=${seen.second}`);
+    // the first token is dead
+    assert.deepEqual((await request(a).get('/get').set('Cookie', `sid=${seen.first}`)).body.data, {});
+    assert.deepEqual((await request(a).get('/get').set('Cookie', `sid=${seen.second}`)).body.data, { step: 2 });
+    assert.deepEqual((await request(a).post('/reload').set('Cookie', `sid=${seen.second}`)).body.data, { step: 2 });
+  });
+
+  it('destroy ends the session in the database and clears the cookie', async () => {
+    const a = app({}, (r) => r.post('/logout', (req, res) => req.session.destroy(() => res.json({ gone: !req.session }))));
+    const c = pair(await request(a).post('/set').send({ x: 1 }));
+    const before = rows();
+    const res = await request(a).post('/logout').set('Cookie', c);
+    assert.deepEqual(res.body, { gone: true });
+    assert.match(cookieOf(res), /^sid=; Max-Age=0;/);
+    assert.equal(rows(), before - 1);
+  });
+
+  it('regenerateKeepsData keeps the data under a new token, atomically', async () => {
+    const a = app({ regenerateKeepsData: true }, (r) => r.post('/login', async (req, res) => {
+      await req.session.regenerate();
+      res.json({ id: req.session.id });
+    }));
+    const c = pair(await request(a).post('/set').send({ cart: ['tea'] }));
+    const res = await request(a).post('/login').set('Cookie', c);
+    const n = pair(res);
+    assert.notEqual(n, c);
+    assert.deepEqual((await request(a).get('/get').set('Cookie', c)).body.data, {});
+    assert.deepEqual((await request(a).get('/get').set('Cookie', n)).body.data, { cart: ['tea'] });
+  });
+});
+
+describe('responses', () => {
+  it('gets the new session\'s cookie into res.redirect, res.send, res.end and a streamed res.write', async () => {
+    const a = app({}, (r) => {
+      r.get('/redirect', (req, res) => { req.session.x = 1; res.redirect('/elsewhere'); });
+      r.get('/send', (req, res) => { req.session.x = 1; res.send('hello'); });
+      r.get('/end', (req, res) => { req.session.x = 1; res.end(); });
+      r.get('/stream', (req, res) => {
+        req.session.x = 1;
+        res.setHeader('Content-Type', 'text/plain');
+        res.write('a');
+        res.write('b');
+        setImmediate(() => res.end('c'));
+      });
+    });
+    for (const path of ['/redirect', '/send', '/end', '/stream']) {
+      const res = await request(a).get(path);
+      assert.ok(pair(res), `${path} has the cookie`);
+      assert.deepEqual((await request(a).get('/get').set('Cookie', pair(res))).body.data, { x: 1 }, path);
+      if (path === '/stream') assert.equal(res.text, 'abc');
+    }
+  });
+});
+
+describe('races', () => {
+  it('keeps both of two parallel requests\' changes to different keys', async () => {
+    let release;
+    const gate = new Promise((r) => { release = r; });
+    let arrived = 0;
+    let bothIn;
+    const both = new Promise((r) => { bothIn = r; });
+    const a = app({}, (r) => r.post('/slow/:k', async (req, res) => {
+      if (++arrived === 2) bothIn();
+      await gate; // both loaded the same data before either writes
+      req.session[req.params.k] = true;
+      res.json({ ok: true });
+    }));
+    const c = pair(await request(a).post('/set').send({ base: 1 }));
+    const p1 = request(a).post('/slow/left').set('Cookie', c).then((r) => r);
+    const p2 = request(a).post('/slow/right').set('Cookie', c).then((r) => r);
+    await both;
+    release();
+    await Promise.all([p1, p2]);
+    assert.deepEqual((await request(a).get('/get').set('Cookie', c)).body.data, { base: 1, left: true, right: true });
+  });
+
+  it('never brings back a session destroyed while another request held it', async () => {
+    let release;
+    const gate = new Promise((r) => { release = r; });
+    let loaded;
+    const isLoaded = new Promise((r) => { loaded = r; });
+    const a = app({}, (r) => {
+      r.post('/slow', async (req, res) => { loaded(); await gate; req.session.late = true; res.json({ ok: true }); });
+      r.post('/logout', (req, res) => req.session.destroy(() => res.json({ ok: true })));
+    });
+    const c = pair(await request(a).post('/set').send({ x: 1 }));
+    const slow = request(a).post('/slow').set('Cookie', c).then((r) => r);
+    await isLoaded;
+    const before = rows();
+    await request(a).post('/logout').set('Cookie', c);
+    release();
+    const res = await slow;
+    assert.equal(rows(), before - 1, 'no row came back');
+    assert.match(cookieOf(res), /^sid=; Max-Age=0;/, 'the late response clears the cookie');
+    assert.deepEqual((await request(a).get('/get').set('Cookie', c)).body.data, {});
+  });
+});
+
+describe('users', () => {
+  it('userKey is the database\'s user_id: log out everywhere, everywhere but here, list', async () => {
+    const a = app({}, (r, mw) => {
+      r.post('/login/:id', async (req, res) => {
+        await req.session.regenerate();
+        req.session.userId = Number(req.params.id);
+        res.json({ ok: true });
+      });
+      r.get('/devices', async (req, res) => res.json(await mw.list(req.session.userId)));
+      r.post('/logout-others', async (req, res) =>
+        res.json({ ended: await mw.destroyUser(req.session.userId, { except: req.session }) }));
+      r.post('/logout-all', async (req, res) => res.json({ ended: await mw.destroyUser(req.session.userId) }));
+    });
+    const uid = 900 + Math.floor(Math.random() * 1000);
+    const c1 = pair(await request(a).post(`/login/${uid}`));
+    const c2 = pair(await request(a).post(`/login/${uid}`));
+    const c3 = pair(await request(a).post(`/login/${uid}`));
+    assert.equal(rows(`user_id = '${uid}'`), 3);
+    const devices = (await request(a).get('/devices').set('Cookie', c1)).body;
+    assert.equal(devices.length, 3);
+    assert.deepEqual(devices[0].data, { userId: uid });
+    assert.ok(!JSON.stringify(devices).includes(c1.slice(4)), 'no token in the list');
+    assert.deepEqual((await request(a).post('/logout-others').set('Cookie', c1)).body, { ended: 2 });
+    assert.deepEqual((await request(a).get('/get').set('Cookie', c2)).body.data, {});
+    assert.deepEqual((await request(a).get('/get').set('Cookie', c1)).body.data, { userId: uid });
+    assert.deepEqual((await request(a).post('/logout-all').set('Cookie', c1)).body, { ended: 1 });
+    assert.deepEqual((await request(a).get('/get').set('Cookie', c3)).body.data, {});
+  });
+
+  it('a dotted userKey (passport.user) names a nested property', async () => {
+    const a = app({ userKey: 'passport.user' });
+    await request(a).post('/set').send({ passport: { user: 'bob-77' } });
+    assert.equal(rows("user_id = 'bob-77'"), 1);
+  });
+});
+
+describe('failures', () => {
+  it('gives next(err) when the pool cannot give a connection in time', async () => {
+    const pool = server.pool({ max: 1 });
+    const a = app({ pool, timeout: 300 });
+    const c = pair(await request(a).post('/set').send({ x: 1 }));
+    const held = await pool.connect();
+    try {
+      const res = await request(a).get('/get').set('Cookie', c);
+      assert.equal(res.status, 500);
+      assert.equal(res.body.code, 'ESESSIONTIMEOUT');
+      assert.match(res.body.error, /no answer from the database within 300 ms/);
+    } finally {
+      held.release();
+    }
+    assert.equal((await request(a).get('/get').set('Cookie', c)).status, 200);
+  });
+
+  it('gives next(err) while the database is down, and works again when it is back', async () => {
+    const a = app({ timeout: 2000 });
+    const c = pair(await request(a).post('/set').send({ x: 1 }));
+    server.stopServer();
+    try {
+      const res = await request(a).get('/get').set('Cookie', c);
+      assert.equal(res.status, 500);
+      assert.match(res.body.error, /^session store: /);
+      const create = await request(a).post('/set').send({ y: 1 });
+      assert.equal(create.status, 500, 'a create fails too, before the response goes out');
+      assert.equal(cookieOf(create), undefined);
+    } finally {
+      server.startServer();
+    }
+    let ok;
+    for (let i = 0; i < 50 && ok !== 200; i++) {
+      ok = (await request(a).get('/get').set('Cookie', c)).status;
+    }
+    assert.equal(ok, 200);
+    assert.deepEqual((await request(a).get('/get').set('Cookie', c)).body.data, { x: 1 });
+  });
+});

@@ -139,6 +139,16 @@ describe('the cookie', () => {
     assert.ok(maxAge(again) > 55 && maxAge(again) <= 60);
   });
 
+  it('takes cookie.maxAge set before the first save as that session\'s idle timeout', async () => {
+    const a = app({}, (r) => r.post('/remember', (req, res) => {
+      req.session.cookie.maxAge = 30 * 24 * 3600 * 1000;
+      req.session.x = 1;
+      res.json({ ok: true });
+    }));
+    const c = cookieOf(await request(a).post('/remember'));
+    assert.ok(maxAge(c) > 30 * 24 * 3600 - 10 && maxAge(c) <= 30 * 24 * 3600, `Max-Age ${maxAge(c)}`);
+  });
+
   it('bounds Max-Age by the absolute timeout', async () => {
     const a = app({ idleTimeout: 3600 * 1000, absoluteTimeout: 600 * 1000 });
     const c = cookieOf(await request(a).post('/set').send({ x: 1 }));
@@ -307,6 +317,17 @@ describe('users', () => {
     assert.deepEqual((await request(a).get('/get').set('Cookie', c1)).body.data, { userId: uid });
     assert.deepEqual((await request(a).post('/logout-all').set('Cookie', c1)).body, { ended: 1 });
     assert.deepEqual((await request(a).get('/get').set('Cookie', c3)).body.data, {});
+  });
+
+  it('setting userKey on a stored session moves user_id, with a new token', async () => {
+    const a = app();
+    const c = pair(await request(a).post('/set').send({ cart: ['tea'] }));
+    const res = await request(a).post('/set').set('Cookie', c).send({ userId: 4242 });
+    const n = pair(res);
+    assert.notEqual(n, c);
+    assert.equal(rows("user_id = '4242'"), 1);
+    assert.deepEqual((await request(a).get('/get').set('Cookie', c)).body.data, {});
+    assert.deepEqual((await request(a).get('/get').set('Cookie', n)).body.data, { cart: ['tea'], userId: 4242 });
   });
 
   it('a dotted userKey (passport.user) names a nested property', async () => {

@@ -1,0 +1,128 @@
+"""pgsession: PostgreSQL's `session` extension from Python.
+
+A thin, typed layer over psycopg 3: each function is one call of the
+extension's SQL function of the same name, on a psycopg Connection or
+ConnectionPool.  An invalid token (malformed, forged, expired, destroyed)
+is None or False, never an exception; database errors pass through as
+psycopg's.  On a Connection the call runs in its current transaction
+(commit it, or use autocommit); a pool commits each call.  The async
+variants are in pgsession.aio; Django's and Flask's adapters in
+pgsession.django and pgsession.flask.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, Iterator, Mapping, Optional, Union
+
+import psycopg
+
+from . import _sql
+from ._sql import Session, SessionInfo
+
+__all__ = [
+    "Session", "SessionInfo", "create", "touch", "get", "regenerate", "set",
+    "merge", "destroy", "destroy_user", "list_sessions", "prune",
+]
+__version__ = "1.2.0"
+
+try:
+    from psycopg_pool import ConnectionPool
+except ImportError:  # the pool is optional
+    ConnectionPool = None  # type: ignore[assignment,misc]
+
+Target = Union["psycopg.Connection[Any]", "ConnectionPool"]
+
+
+@contextmanager
+def _cursor(target: Target) -> Iterator["psycopg.Cursor[Any]"]:
+    if ConnectionPool is not None and isinstance(target, ConnectionPool):
+        with target.connection() as conn, conn.cursor() as cur:
+            yield cur
+    else:
+        with target.cursor() as cur:  # type: ignore[union-attr]
+            yield cur
+
+
+def _one(target: Target, sql: str, params: tuple[Any, ...]) -> Any:
+    with _cursor(target) as cur:
+        cur.execute(sql, params)
+        row = cur.fetchone()
+        return None if row is None else row[0]
+
+
+def create(target: Target, user_id: Any = None, data: Optional[Mapping[str, Any]] = None,
+           idle_timeout: Optional[timedelta] = None, absolute_timeout: Optional[timedelta] = None) -> str:
+    """A new session; its token.  None timeouts take the database's settings."""
+    return _one(target, _sql.CREATE, (_sql.user(user_id), _sql.jsonb(data or {}),
+                                      _sql.interval(idle_timeout), _sql.interval(absolute_timeout)))
+
+
+def touch(target: Target, token: Optional[str]) -> Optional[Session]:
+    """The live session of token with its idle expiry rolled forward, or None."""
+    with _cursor(target) as cur:
+        cur.execute(_sql.TOUCH, (token,))
+        return _sql.session_of(cur.fetchone())
+
+
+def get(target: Target, token: Optional[str]) -> Optional[Session]:
+    """The live session of token, never writing, or None."""
+    with _cursor(target) as cur:
+        cur.execute(_sql.GET, (token,))
+        return _sql.session_of(cur.fetchone())
+
+
+def regenerate(target: Target, token: Optional[str], user_id: Any = None) -> Optional[str]:
+    """A new token for the same session (the old one dead), or None."""
+    return _one(target, _sql.REGENERATE, (token, _sql.user(user_id)))
+
+
+def set(target: Target, token: Optional[str], data: Mapping[str, Any]) -> bool:  # noqa: A001
+    """Replace the data; False for an invalid token."""
+    return bool(_one(target, _sql.SET, (token, _sql.jsonb(data))))
+
+
+def merge(target: Target, token: Optional[str], patch: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+    """Shallow merge (a None value removes its key); the new data, or None."""
+    value = _one(target, _sql.MERGE, (token, _sql.jsonb(patch)))
+    return None if value is None else _sql._data(value)
+
+
+def destroy(target: Target, token: Optional[str]) -> bool:
+    """End the session; True if it was live."""
+    return bool(_one(target, _sql.DESTROY, (token,)))
+
+
+def destroy_user(target: Target, user_id: Any, except_token: Optional[str] = None) -> int:
+    """End the user's sessions (but except_token's); how many ended."""
+    return int(_one(target, _sql.DESTROY_USER, (_sql.user(user_id), except_token)))
+
+
+def list_sessions(target: Target, user_id: Any) -> list[SessionInfo]:
+    """The user's live sessions, oldest first (no tokens)."""
+    with _cursor(target) as cur:
+        cur.execute(_sql.LIST, (_sql.user(user_id),))
+        return [_sql.info_of(r) for r in cur.fetchall()]
+
+
+def _create_row(target: Target, user_id: Any, data: Mapping[str, Any], idle_timeout: Optional[timedelta],
+                absolute_timeout: Optional[timedelta]) -> tuple[Optional[str], Optional[Session]]:
+    with _cursor(target) as cur:
+        cur.execute(_sql.CREATE_ROW, (_sql.user(user_id), _sql.jsonb(data),
+                                      _sql.interval(idle_timeout), _sql.interval(absolute_timeout)))
+        return _sql.token_and_session(cur.fetchone())
+
+
+def _regenerate_row(target: Target, token: str, user_id: Any) -> tuple[Optional[str], Optional[Session]]:
+    with _cursor(target) as cur:
+        cur.execute(_sql.REGENERATE_ROW, (token, _sql.user(user_id)))
+        return _sql.token_and_session(cur.fetchone())
+
+
+def prune(target: Target) -> int:
+    """Admin: delete expired sessions now; how many went."""
+    return int(_one(target, _sql.PRUNE, ()))
+
+
+list = list_sessions  # noqa: A001  (the SQL function's name)
+__all__.append("list")

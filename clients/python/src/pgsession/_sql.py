@@ -1,0 +1,91 @@
+"""The SQL of the extension's request functions and the conversion of their
+rows: shared by the psycopg layer (sync and async) and the Django backend,
+which runs it on Django's own connection.  Parameters are %s placeholders,
+which psycopg 3, psycopg2 and Django's cursors all take."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping, Optional, Sequence
+
+ROW = "user_id, data, created_at, expires_at, absolute_expires_at"
+
+CREATE = "SELECT session_create(%s, %s::jsonb, %s::interval, %s::interval)"
+TOUCH = f"SELECT {ROW} FROM session_touch(%s)"
+GET = f"SELECT {ROW} FROM session_get(%s)"
+REGENERATE = "SELECT session_regenerate(%s, %s)"
+SET = "SELECT session_set(%s, %s::jsonb)"
+MERGE = "SELECT session_merge(%s, %s::jsonb)"
+DESTROY = "SELECT session_destroy(%s)"
+DESTROY_USER = "SELECT session_destroy_user(%s, %s)"
+LIST = "SELECT created_at, expires_at, absolute_expires_at, data FROM session_list(%s)"
+PRUNE = "SELECT session_prune()"
+# for the adapters, which need the new session's expiry for its cookie
+CREATE_ROW = ("SELECT t, r.user_id, r.data, r.created_at, r.expires_at, r.absolute_expires_at"
+              " FROM session_create(%s, %s::jsonb, %s::interval, %s::interval) AS t,"
+              " LATERAL session_get(t) AS r")
+REGENERATE_ROW = ("SELECT t, r.user_id, r.data, r.created_at, r.expires_at, r.absolute_expires_at"
+                  " FROM session_regenerate(%s, %s) AS t, LATERAL session_get(t) AS r")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live session, as session_touch or session_get return it."""
+
+    user_id: Optional[str]
+    data: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    absolute_expires_at: Optional[datetime]
+
+    @property
+    def ends_at(self) -> datetime:
+        """When the session ends: its idle expiry, bounded by the absolute one."""
+        if self.absolute_expires_at is None:
+            return self.expires_at
+        return min(self.expires_at, self.absolute_expires_at)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One of a user's live sessions, as session_list gives it (no token)."""
+
+    created_at: datetime
+    expires_at: datetime
+    absolute_expires_at: Optional[datetime]
+    data: dict[str, Any]
+
+
+def _data(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def session_of(row: Optional[Sequence[Any]]) -> Optional[Session]:
+    if row is None:
+        return None
+    return Session(row[0], _data(row[1]), row[2], row[3], row[4])
+
+
+def token_and_session(row: Optional[Sequence[Any]]) -> tuple[Optional[str], Optional[Session]]:
+    if row is None:
+        return None, None
+    return row[0], session_of(row[1:])
+
+
+def info_of(row: Sequence[Any]) -> SessionInfo:
+    return SessionInfo(row[0], row[1], row[2], _data(row[3]))
+
+
+def jsonb(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def interval(value: Optional[timedelta]) -> Optional[str]:
+    if value is None:
+        return None
+    return f"{value.total_seconds()} seconds"
+
+
+def user(value: Any) -> Optional[str]:
+    return None if value is None else str(value)

@@ -1,0 +1,91 @@
+"""The async variants of pgsession's functions, on a psycopg
+AsyncConnection or AsyncConnectionPool: the same names, arguments and
+results, awaited."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any, AsyncIterator, List, Mapping, Optional, Union
+
+import psycopg
+
+from . import _sql
+from ._sql import Session, SessionInfo
+
+try:
+    from psycopg_pool import AsyncConnectionPool
+except ImportError:
+    AsyncConnectionPool = None  # type: ignore[assignment,misc]
+
+Target = Union["psycopg.AsyncConnection[Any]", "AsyncConnectionPool"]
+
+
+@asynccontextmanager
+async def _cursor(target: Target) -> AsyncIterator["psycopg.AsyncCursor[Any]"]:
+    if AsyncConnectionPool is not None and isinstance(target, AsyncConnectionPool):
+        async with target.connection() as conn, conn.cursor() as cur:
+            yield cur
+    else:
+        async with target.cursor() as cur:  # type: ignore[union-attr]
+            yield cur
+
+
+async def _one(target: Target, sql: str, params: tuple[Any, ...]) -> Any:
+    async with _cursor(target) as cur:
+        await cur.execute(sql, params)
+        row = await cur.fetchone()
+        return None if row is None else row[0]
+
+
+async def create(target: Target, user_id: Any = None, data: Optional[Mapping[str, Any]] = None,
+                 idle_timeout: Optional[timedelta] = None,
+                 absolute_timeout: Optional[timedelta] = None) -> str:
+    return await _one(target, _sql.CREATE, (_sql.user(user_id), _sql.jsonb(data or {}),
+                                            _sql.interval(idle_timeout), _sql.interval(absolute_timeout)))
+
+
+async def touch(target: Target, token: Optional[str]) -> Optional[Session]:
+    async with _cursor(target) as cur:
+        await cur.execute(_sql.TOUCH, (token,))
+        return _sql.session_of(await cur.fetchone())
+
+
+async def get(target: Target, token: Optional[str]) -> Optional[Session]:
+    async with _cursor(target) as cur:
+        await cur.execute(_sql.GET, (token,))
+        return _sql.session_of(await cur.fetchone())
+
+
+async def regenerate(target: Target, token: Optional[str], user_id: Any = None) -> Optional[str]:
+    return await _one(target, _sql.REGENERATE, (token, _sql.user(user_id)))
+
+
+async def set(target: Target, token: Optional[str], data: Mapping[str, Any]) -> bool:  # noqa: A001
+    return bool(await _one(target, _sql.SET, (token, _sql.jsonb(data))))
+
+
+async def merge(target: Target, token: Optional[str],
+                patch: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+    value = await _one(target, _sql.MERGE, (token, _sql.jsonb(patch)))
+    return None if value is None else _sql._data(value)
+
+
+async def destroy(target: Target, token: Optional[str]) -> bool:
+    return bool(await _one(target, _sql.DESTROY, (token,)))
+
+
+async def destroy_user(target: Target, user_id: Any, except_token: Optional[str] = None) -> int:
+    return int(await _one(target, _sql.DESTROY_USER, (_sql.user(user_id), except_token)))
+
+
+async def list_sessions(target: Target, user_id: Any) -> List[SessionInfo]:
+    async with _cursor(target) as cur:
+        await cur.execute(_sql.LIST, (_sql.user(user_id),))
+        return [_sql.info_of(r) for r in await cur.fetchall()]
+
+
+async def prune(target: Target) -> int:
+    return int(await _one(target, _sql.PRUNE, ()))
+
+
+list = list_sessions  # noqa: A001

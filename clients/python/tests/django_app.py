@@ -1,0 +1,42 @@
+"""The Django project of tests/test_django.py: its URLs and views."""
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
+
+def login_view(request: HttpRequest) -> JsonResponse:
+    user = authenticate(request, username=request.POST["username"], password=request.POST["password"])
+    if user is None:
+        return JsonResponse({"error": "bad credentials"}, status=401)
+    login(request, user)
+    return JsonResponse({"user": user.username})
+
+
+def me(request: HttpRequest) -> JsonResponse:
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Unauthorized"}, status=401)
+    return JsonResponse({"user": request.user.username})
+
+
+def logout_view(request: HttpRequest) -> JsonResponse:
+    logout(request)
+    return JsonResponse({"ok": True})
+
+
+def set_view(request: HttpRequest) -> JsonResponse:
+    for k, v in request.POST.items():
+        request.session[k] = v
+    return JsonResponse({"ok": True})
+
+
+def get_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({k: v for k, v in request.session.items() if not k.startswith("_")})
+
+
+urlpatterns = [
+    path("login", login_view),
+    path("me", me),
+    path("logout", logout_view),
+    path("set", set_view),
+    path("get", get_view),
+]

@@ -1,0 +1,107 @@
+"""The psycopg layer: every function, sync and async, on a connection and
+on a pool; bad tokens; a destroyed session."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+import pgsession
+from pgsession import aio
+
+BAD = [None, "", "x", "A" * 32 + "." + "B" * 43, "A" * 76]
+
+
+@pytest.fixture()
+def conn(server):
+    with psycopg.connect(server.conninfo(), autocommit=True, prepare_threshold=None) as c:
+        yield c
+
+
+def test_life_of_a_session(conn):
+    tok = pgsession.create(conn, "alice", {"cart": []}, idle_timeout=timedelta(hours=1))
+    assert len(tok) == 76
+    row = pgsession.touch(conn, tok)
+    assert row.user_id == "alice" and row.data == {"cart": []}
+    assert row.absolute_expires_at is None or row.ends_at <= row.absolute_expires_at
+    assert timedelta(minutes=59) < row.expires_at - row.created_at <= timedelta(hours=1, seconds=1)
+    assert pgsession.get(conn, tok).data == {"cart": []}
+    assert pgsession.merge(conn, tok, {"role": "admin", "cart": None}) == {"role": "admin"}
+    assert pgsession.set(conn, tok, {"only": 1}) is True
+    new = pgsession.regenerate(conn, tok, "alice2")
+    assert new and new != tok
+    assert pgsession.touch(conn, tok) is None
+    assert pgsession.touch(conn, new).user_id == "alice2"
+    assert [s.data for s in pgsession.list_sessions(conn, "alice2")] == [{"only": 1}]
+    assert pgsession.list is pgsession.list_sessions
+    assert pgsession.destroy(conn, new) is True
+    assert pgsession.destroy(conn, new) is False
+    assert pgsession.touch(conn, new) is None
+    assert pgsession.merge(conn, new, {"x": 1}) is None, "a destroyed session is not brought back"
+    assert pgsession.set(conn, new, {"x": 1}) is False
+
+
+def test_destroy_user_and_list(conn):
+    keep = pgsession.create(conn, "bob")
+    pgsession.create(conn, "bob")
+    pgsession.create(conn, 77)
+    assert len(pgsession.list_sessions(conn, "bob")) == 2
+    assert pgsession.destroy_user(conn, "bob", except_token=keep) == 1
+    assert pgsession.touch(conn, keep) is not None
+    assert pgsession.destroy_user(conn, "bob") == 1
+    assert pgsession.list_sessions(conn, 77)[0].data == {}
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_bad_tokens_are_none_never_an_error(conn, bad):
+    assert pgsession.touch(conn, bad) is None
+    assert pgsession.get(conn, bad) is None
+    assert pgsession.regenerate(conn, bad) is None
+    assert pgsession.merge(conn, bad, {"a": 1}) is None
+    assert pgsession.set(conn, bad, {"a": 1}) is False
+    assert pgsession.destroy(conn, bad) is False
+
+
+def test_database_errors_pass_through(conn):
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="idle_timeout must be greater than zero"):
+        pgsession.create(conn, None, {}, idle_timeout=timedelta(seconds=-1))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        pgsession.prune(conn)  # the app role may not
+
+
+def test_on_a_pool(server):
+    with ConnectionPool(server.conninfo(), kwargs={"prepare_threshold": None}, min_size=1, max_size=2) as pool:
+        tok = pgsession.create(pool, "carol", {"a": 1})
+        assert pgsession.touch(pool, tok).data == {"a": 1}
+        assert pgsession.destroy(pool, tok)
+
+
+def test_prune_as_the_owner(server):
+    with psycopg.connect(server.conninfo(user="postgres"), autocommit=True) as c:
+        assert pgsession.prune(c) >= 0
+
+
+def test_async(server):
+    async def main() -> None:
+        async with await psycopg.AsyncConnection.connect(server.conninfo(), autocommit=True,
+                                                          prepare_threshold=None) as c:
+            tok = await aio.create(c, "dave", {"n": 1})
+            assert (await aio.touch(c, tok)).data == {"n": 1}
+            assert (await aio.get(c, tok)).user_id == "dave"
+            assert await aio.merge(c, tok, {"m": 2}) == {"n": 1, "m": 2}
+            assert await aio.set(c, tok, {"z": 0})
+            new = await aio.regenerate(c, tok)
+            assert await aio.touch(c, tok) is None
+            assert len(await aio.list_sessions(c, "dave")) == 1
+            assert await aio.destroy_user(c, "dave", new) == 0
+            assert await aio.destroy(c, new)
+            assert await aio.touch(c, "junk") is None
+        async with AsyncConnectionPool(server.conninfo(), kwargs={"prepare_threshold": None},
+                                       min_size=1, max_size=2) as pool:
+            tok = await aio.create(pool)
+            assert (await aio.touch(pool, tok)).data == {}
+
+    asyncio.run(main())

@@ -5,17 +5,13 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const request = require('supertest');
 const express = require('express');
-const { TestServer } = require('./server');
+const { useServer } = require('./server');
 const session = require('..');
 
 let server;
-before(async () => {
-  server = new TestServer().start();
-  // every touch writes, so that rolling is visible at once
-  server.psql('ALTER ROLE app SET session.touch_interval = 0');
-  if (process.env.PGBOUNCER) await server.startBouncer(process.env.PGBOUNCER);
-});
-after(async () => server && server.stop());
+// every touch writes, so that rolling is visible at once
+useServer({ before, after }, (s) => { server = s; },
+  (s) => s.psql('ALTER ROLE app SET session.touch_interval = 0'));
 
 /* A real pool that counts the statements sent through it. */
 function counting(pool) {
@@ -368,9 +364,11 @@ describe('failures', () => {
     } finally {
       server.startServer();
     }
+    // until the pool (and pgbouncer, if there) has reconnected, at most 30 s
     let ok;
-    for (let i = 0; i < 50 && ok !== 200; i++) {
+    for (const end = Date.now() + 30000; ok !== 200 && Date.now() < end;) {
       ok = (await request(a).get('/get').set('Cookie', c)).status;
+      if (ok !== 200) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(ok, 200);
     assert.deepEqual((await request(a).get('/get').set('Cookie', c)).body.data, { x: 1 });

@@ -7,15 +7,11 @@ const request = require('supertest');
 const express = require('express');
 const passport = require('passport');
 const LocalStrategy = require('passport-local').Strategy;
-const { TestServer } = require('./server');
+const { useServer } = require('./server');
 const session = require('..');
 
 let server;
-before(async () => {
-  server = new TestServer().start();
-  if (process.env.PGBOUNCER) await server.startBouncer(process.env.PGBOUNCER);
-});
-after(async () => server && server.stop());
+useServer({ before, after }, (s) => { server = s; });
 
 it('logs in and out with passport-local', async () => {
   const users = { alice: { id: 'u1', password: 'secret' } };

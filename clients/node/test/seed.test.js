@@ -5,16 +5,12 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const request = require('supertest');
-const { TestServer } = require('./server');
+const { useServer } = require('./server');
 const { seedApp } = require('./seed-app');
 const sessionExpress = require('..');
 
 let server;
-before(async () => {
-  server = new TestServer().start();
-  if (process.env.PGBOUNCER) await server.startBouncer(process.env.PGBOUNCER);
-});
-after(async () => server && server.stop());
+useServer({ before, after }, (s) => { server = s; });
 
 function cookieOf(res, name) {
   const all = res.headers['set-cookie'] || [];

@@ -100,6 +100,7 @@ auth_file = ${path.join(this.dir, 'users.txt')}
 pool_mode = transaction
 max_client_conn = 200
 default_pool_size = 10
+server_login_retry = 1
 logfile = ${path.join(this.dir, 'pgbouncer.log')}
 pidfile = ${path.join(this.dir, 'pgbouncer.pid')}
 `);
@@ -123,4 +124,20 @@ pidfile = ${path.join(this.dir, 'pgbouncer.pid')}
   }
 }
 
-module.exports = { TestServer, REQUEST_FUNCTIONS };
+/*
+ * One server for a test file: started in its before hook (then prepare(it),
+ * then pgbouncer in front when PGBOUNCER names it), stopped in its after
+ * hook; ready(server) is given it once it is up.
+ */
+function useServer({ before, after }, ready, prepare) {
+  let server;
+  before(async () => {
+    server = new TestServer().start();
+    if (prepare) prepare(server);
+    if (process.env.PGBOUNCER) await server.startBouncer(process.env.PGBOUNCER);
+    ready(server);
+  });
+  after(async () => server && server.stop());
+}
+
+module.exports = { TestServer, useServer, REQUEST_FUNCTIONS };

@@ -72,6 +72,7 @@ auth_file = {self.dir / 'users.txt'}
 pool_mode = transaction
 max_client_conn = 200
 default_pool_size = 10
+server_login_retry = 1
 logfile = {self.dir / 'pgbouncer.log'}
 pidfile = {self.dir / 'pgbouncer.pid'}
 """)

@@ -104,4 +104,8 @@ def test_async(server):
             tok = await aio.create(pool)
             assert (await aio.touch(pool, tok)).data == {}
 
+        async with await psycopg.AsyncConnection.connect(server.conninfo(user="postgres"), autocommit=True,
+                                                          prepare_threshold=None) as owner:
+            assert await aio.prune(owner) >= 0
+
     asyncio.run(main())

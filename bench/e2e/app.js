@@ -5,7 +5,8 @@
 // connect-redis (B: express-session + connect-redis, Redis on a Unix socket
 // in SOCKET_DIR) or session-express (C: this project's middleware).  The
 // routes are the same on every side; only the app.use(session(...)) line
-// differs.  GET /__count gives the database or Redis calls made so far.
+// differs.  GET /__count gives the statements sent to PostgreSQL so far
+// (run.js counts Redis's commands on the server).
 const express = require('express');
 const { Pool } = require('pg');
 
@@ -14,7 +15,7 @@ const WEEK = 7 * 24 * 3600 * 1000;
 let calls = 0;
 
 function countingPool(opts) {
-  const pool = new Pool({ host: dir, port: Number(pgPort), database: 'postgres', max: 10, ...opts });
+  const pool = new Pool({ host: dir, port: Number(pgPort), database: 'postgres', max: Number(process.env.E2E_POOL || 10), ...opts });
   const query = pool.query.bind(pool);
   pool.query = (...args) => { calls++; return query(...args); };
   return pool;
@@ -41,8 +42,6 @@ async function sessionLayer() {
     const { RedisStore } = require('connect-redis');
     const client = createClient({ socket: { path: `${dir}/redis.sock` } });
     await client.connect();
-    const send = client.sendCommand.bind(client);
-    client.sendCommand = (...args) => { calls++; return send(...args); };
     return session({ store: new RedisStore({ client, prefix: 'sess:' }), ...common });
   }
   throw new Error(`unknown side ${side}`);
@@ -89,4 +88,5 @@ async function main() {
   app.listen(Number(port), '127.0.0.1', () => process.send && process.send('ready'));
 }
 
+process.on('SIGINT', () => process.exit(0));
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -6,6 +6,9 @@
 //
 //   node run.js --out DIR [--runs 3] [--seconds 10] [--users 5000]
 //               [--connections 32] [--smoke]
+//               [--sides ABC] [--workloads 1234] [--cpu-prof DIR]
+// (--sides and --workloads run some only, for profiling: no report is
+// written then; --cpu-prof writes each app's V8 CPU profile into DIR)
 //
 // Run as a user initdb accepts (bench/e2e/run does it as postgres).
 // Writes DIR/report.md and DIR/chart.dat (for bench/e2e/run's chart).
@@ -16,11 +19,12 @@ const path = require('node:path');
 const autocannon = require('autocannon');
 const { TestServer } = require('../../clients/node/test/server');
 
-const args = { runs: 3, seconds: 10, users: 5000, connections: 32, smoke: false, out: null };
+const args = { runs: 3, seconds: 10, users: 5000, connections: 32, smoke: false, out: null, sides: 'ABC', workloads: '1234', 'cpu-prof': null };
+const STRINGS = ['out', 'sides', 'workloads', 'cpu-prof'];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i].replace(/^--/, '');
   if (a === 'smoke') args.smoke = true;
-  else args[a] = a === 'out' ? process.argv[++i] : Number(process.argv[++i]);
+  else args[a] = STRINGS.includes(a) ? process.argv[++i] : Number(process.argv[++i]);
 }
 if (args.smoke) Object.assign(args, { runs: 1, seconds: 2, users: 200, connections: 8 });
 if (!args.out) throw new Error('--out DIR is required');
@@ -59,8 +63,9 @@ function redisCli(sock, ...cmd) {
 let nextPort = 18080;
 async function startApp(side, server) {
   const port = nextPort++;
+  const execArgv = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
   const child = fork(path.join(__dirname, 'app.js'), [side.name, server.dir, String(server.port), String(port)],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   await new Promise((resolve, reject) => {
     child.once('message', resolve);
     child.once('exit', (code) => reject(new Error(`${side.name} app exited with ${code}`)));
@@ -91,8 +96,11 @@ async function loginAll(app, n) {
   return cookies;
 }
 
-async function count(app) {
-  return (await http(app.base, 'GET', '/__count')).json.calls;
+/* Calls so far: statements the app sent to PostgreSQL, plus the commands Redis processed. */
+async function count(app, redis) {
+  const stats = redisCli(redis.sock, 'INFO', 'stats');
+  const processed = Number(/total_commands_processed:(\d+)/.exec(stats)[1]);
+  return (await http(app.base, 'GET', '/__count')).json.calls + processed;
 }
 
 function walLsn(server) {
@@ -146,29 +154,32 @@ async function lostUpdates(app, cookies) {
 async function main() {
   fs.mkdirSync(args.out, { recursive: true });
   const server = new TestServer().start();
-  server.psql("ALTER SYSTEM SET session.prune_interval = 0; SELECT pg_reload_conf()");
   const redis = await startRedis(server.dir);
   const results = {}; // side -> workload -> [{rps, p50, p99, calls, wal}]
   const apps = {};
   const cookies = {};
   try {
-    for (const side of SIDES) {
+    const sides = SIDES.filter((x) => args.sides.includes(x.key));
+    const workloads = WORKLOADS.filter((w) => args.workloads.includes(String(w.n)));
+    const partial = sides.length < SIDES.length || workloads.length < WORKLOADS.length;
+    for (const side of sides) {
       apps[side.key] = await startApp(side, server);
       log(`${side.label}: logging in ${args.users} users`);
       cookies[side.key] = await loginAll(apps[side.key], args.users);
       results[side.key] = {};
     }
-    for (const w of WORKLOADS) {
+    for (const w of workloads) {
       for (let run = 1; run <= args.runs; run++) {
         // alternate the sides' order from run to run
-        const order = run % 2 ? SIDES : [...SIDES].reverse();
+        const order = run % 2 ? sides : [...sides].reverse();
         for (const side of order) {
           const app = apps[side.key];
-          const c0 = await count(app);
+          const c0 = await count(app, redis);
           const lsn = walLsn(server);
           const r = await load(app, w, cookies[side.key]);
           const wal = walBytes(server, lsn);
-          const calls = (await count(app)) - c0 - 0;
+          // less the INFO command of the count itself
+          const calls = (await count(app, redis)) - c0 - 1;
           const reqs = r.requests.total;
           const bad = r.non2xx + r.errors + r.timeouts;
           const row = { rps: reqs / args.seconds, p50: r.latency.p50, p99: r.latency.p99, calls: calls / reqs, wal: wal / reqs, bad };
@@ -177,6 +188,10 @@ async function main() {
         }
       }
     }
+    if (partial) {
+      log('a partial run (--sides/--workloads): no report');
+      return;
+    }
     const lost = {};
     for (const side of SIDES) {
       lost[side.key] = await lostUpdates(apps[side.key], cookies[side.key]);
@@ -184,7 +199,8 @@ async function main() {
     }
     report(results, lost, server);
   } finally {
-    for (const a of Object.values(apps)) a.child.kill();
+    // SIGINT: a profiled app writes its profile on the way out
+    await Promise.all(Object.values(apps).map((a) => new Promise((r) => { a.child.once('exit', r); a.child.kill('SIGINT'); })));
     redis.proc.kill();
     await server.stop();
   }

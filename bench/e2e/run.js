@@ -35,10 +35,10 @@ const SIDES = [
   { key: 'C', name: 'session-express', label: 'C: session-express (this project)' },
 ];
 const WORKLOADS = [
-  { n: 1, title: 'authenticated GET, rolling expiry', method: 'GET', path: '/api/me', cookie: true },
-  { n: 2, title: 'GET that changes one key', method: 'GET', path: '/api/visit', cookie: true },
-  { n: 3, title: 'login (regenerate and save)', method: 'POST', path: '/api/login', cookie: false, login: true },
-  { n: 4, title: 'anonymous GET, stores nothing', method: 'GET', path: '/public', cookie: false },
+  { n: 1, short: 'authenticated GET', title: 'authenticated GET, rolling expiry', method: 'GET', path: '/api/me', cookie: true },
+  { n: 2, short: 'GET changing a key', title: 'GET that changes one key', method: 'GET', path: '/api/visit', cookie: true },
+  { n: 3, short: 'login', title: 'login (regenerate and save)', method: 'POST', path: '/api/login', cookie: false, login: true },
+  { n: 4, short: 'anonymous GET', title: 'anonymous GET, stores nothing', method: 'GET', path: '/public', cookie: false },
 ];
 
 const log = (...m) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...m);
@@ -228,7 +228,7 @@ function report(results, lost, server) {
       const vsB = rps / med('B', w.n, 'rps');
       lines.push(`| ${w.n} | ${w.title} | ${side.key} | ${rps.toFixed(0)} | ${med(side.key, w.n, 'p50').toFixed(1)} | ${med(side.key, w.n, 'p99').toFixed(1)} | ${med(side.key, w.n, 'calls').toFixed(2)} | ${side.key === 'B' ? '—' : med(side.key, w.n, 'wal').toFixed(0)} | ${vsA.toFixed(2)}x | ${vsB.toFixed(2)}x |`);
     }
-    chart.push(`"${w.n}: ${w.title}" ${SIDES.map((s) => med(s.key, w.n, 'rps').toFixed(0)).join(' ')}`);
+    chart.push(`"${w.n}: ${w.short}" ${SIDES.map((s) => med(s.key, w.n, 'rps').toFixed(0)).join(' ')}`);
   }
   lines.push('', `Workload 5, two parallel requests per user each adding its own cart item (${lost.A.pairs} users):`, '');
   lines.push('| side | updates lost |', '|---|---:|');

@@ -114,7 +114,9 @@ pidfile = ${path.join(this.dir, 'pgbouncer.pid')}
 
   async stop() {
     await Promise.all(this.pools.map((p) => p.end().catch(() => {})));
-    if (this.bouncer) this.bouncer.kill();
+    // SIGKILL: pgbouncer 1.23 and later make SIGTERM a shutdown that waits for
+    // every client to disconnect
+    if (this.bouncer) this.bouncer.kill('SIGKILL');
     try {
       this.stopServer();
     } catch (e) {

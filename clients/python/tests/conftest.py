@@ -93,7 +93,9 @@ pidfile = {self.dir / 'pgbouncer.pid'}
 
     def stop(self) -> None:
         if self.bouncer:
-            self.bouncer.terminate()
+            # SIGKILL: pgbouncer 1.23 and later make SIGTERM a shutdown that waits
+            # for every client to disconnect
+            self.bouncer.kill()
             self.bouncer.wait()
         subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"],
                        capture_output=True)

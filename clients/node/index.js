@@ -204,18 +204,23 @@ function callbackify(promise, cb) {
   return undefined;
 }
 
-function dataOf(sess) {
-  const out = {};
+/* The session as it would be stored: each property's JSON (undefined and functions dropped) and value. */
+function storedForm(sess) {
+  const data = {};
+  const json = new Map();
   for (const k of Object.keys(sess)) {
-    const json = JSON.stringify(sess[k]);
-    if (json !== undefined) out[k] = JSON.parse(json);
+    const j = JSON.stringify(sess[k]);
+    if (j !== undefined) {
+      json.set(k, j);
+      data[k] = JSON.parse(j);
+    }
   }
-  return out;
+  return { data, json };
 }
 
-function snapshot(state, data, userPath) {
-  state.orig = new Map();
-  for (const k of Object.keys(data)) state.orig.set(k, JSON.stringify(data[k]));
+/* Remember data as stored (json: its properties' JSON, if already made). */
+function snapshot(state, data, userPath, json) {
+  state.orig = json || new Map(Object.keys(data).map((k) => [k, JSON.stringify(data[k])]));
   state.origUser = userOf(data, userPath);
 }
 
@@ -319,12 +324,17 @@ class Context {
     return sess;
   }
 
-  /* Write what changed; nothing if nothing did. */
+  /* Write what changed (nothing if nothing did), then put the cookie in the headers. */
   async save(sess) {
+    await this.write(sess);
+    this.emitCookie(sess[STATE].req);
+  }
+
+  async write(sess) {
     const state = sess[STATE];
     const req = state.req;
     if (state.destroyed) return;
-    const data = dataOf(sess);
+    const { data, json } = storedForm(sess);
     const user = userOf(data, this.userPath);
     if (!state.token) {
       if (Object.keys(data).length === 0) return;
@@ -334,10 +344,9 @@ class Context {
       state.token = rows[0].token;
       req.sessionID = state.token;
       this.setExpiry(sess, rows[0]);
-      snapshot(state, data, this.userPath);
+      snapshot(state, data, this.userPath, json);
       state.sendCookie = true;
       state.clearCookie = false;
-      this.emitCookie(req);
       return;
     }
     if (user !== state.origUser && user !== null) {
@@ -350,8 +359,8 @@ class Context {
       state.sendCookie = true;
     }
     const patch = {};
-    for (const [k, json] of Object.entries(data).map(([k, v]) => [k, JSON.stringify(v)])) {
-      if (state.orig.get(k) !== json) patch[k] = data[k];
+    for (const [k, j] of json) {
+      if (state.orig.get(k) !== j) patch[k] = data[k];
     }
     for (const k of state.orig.keys()) {
       if (!(k in data)) patch[k] = null;
@@ -359,9 +368,8 @@ class Context {
     if (Object.keys(patch).length > 0) {
       const rows = await this.query(this.sql.merge, [state.token, JSON.stringify(patch)]);
       if (rows[0].data === null) return this.lost(sess);
-      snapshot(state, data, this.userPath);
+      snapshot(state, data, this.userPath, json);
     }
-    this.emitCookie(req);
   }
 
   /* The session ended elsewhere (destroyed, expired): never bring it back. */
@@ -469,11 +477,9 @@ function holdResponse(ctx, req, res, next) {
     if (phase === 'committing') return true;
     phase = 'committing';
     const sess = req.session;
-    const work = sess && sess[STATE] ? ctx.save(sess) : Promise.resolve();
-    work.then(() => {
-      ctx.emitCookie(req);
-      flush();
-    }, (err) => {
+    /* save() ends with the cookie; without a session (destroyed), its clearing */
+    const work = sess && sess[STATE] ? ctx.save(sess) : Promise.resolve().then(() => ctx.emitCookie(req));
+    work.then(flush, (err) => {
       phase = 'done';
       res.write = _write;
       res.end = _end;

@@ -77,6 +77,20 @@ def info_of(row: Sequence[Any]) -> SessionInfo:
     return SessionInfo(row[0], row[1], row[2], _data(row[3]))
 
 
+def fingerprints(data: Mapping[str, Any]) -> dict[str, str]:
+    """Each key's value as canonical JSON: what a later diff compares against."""
+    return {k: json.dumps(v, sort_keys=True, default=str) for k, v in data.items()}
+
+
+def patch(orig: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The session_merge patch from orig (fingerprints) to data: the keys that
+    changed, and None for the keys that went."""
+    now = fingerprints(data)
+    out: dict[str, Any] = {k: data[k] for k, j in now.items() if orig.get(k) != j}
+    out.update({k: None for k in orig if k not in data})
+    return out
+
+
 def jsonb(value: Mapping[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"))
 

@@ -16,7 +16,6 @@ answers SessionInterrupted): it is never brought back.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
@@ -37,10 +36,6 @@ def _fetch(sql: str, params: tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
     with _connection().cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchone()
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 class SessionStore(SessionBase):
@@ -64,7 +59,7 @@ class SessionStore(SessionBase):
     def _remember(self, row: Optional[_sql.Session], data: Optional[dict[str, Any]] = None) -> None:
         self._row = row
         source = data if data is not None else (row.data if row else {})
-        self._orig = {k: _json(v) for k, v in source.items()}
+        self._orig = _sql.fingerprints(source)
 
     def exists(self, session_key: Optional[str]) -> bool:
         return _fetch(_sql.GET, (session_key,)) is not None
@@ -87,12 +82,11 @@ class SessionStore(SessionBase):
         user = _sql.user(data.get(USER_KEY))
         if user is not None and self._row is not None and user != self._row.user_id:
             self._regenerate(user)
-        patch = {k: v for k, v in data.items() if self._orig.get(k) != _json(v)}
-        patch.update({k: None for k in self._orig if k not in data})
+        patch = _sql.patch(self._orig, data)
         if patch:
             if _fetch(_sql.MERGE, (self.session_key, _sql.jsonb(patch)))[0] is None:
                 raise UpdateError
-            self._orig = {k: _json(v) for k, v in data.items()}
+            self._orig = _sql.fingerprints(data)
 
     def _regenerate(self, user: Optional[str]) -> None:
         token, row = _sql.token_and_session(_fetch(_sql.REGENERATE_ROW, (self.session_key, user)))

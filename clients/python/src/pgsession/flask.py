@@ -13,7 +13,6 @@ on each response of a live session.  The user key (user_key, default
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
@@ -33,7 +32,7 @@ class PgSession(dict, SessionMixin):  # type: ignore[type-arg]
         super().__init__(data or {})
         self.token = token
         self.row = row
-        self.orig = {k: json.dumps(v, sort_keys=True) for k, v in (data or {}).items()}
+        self.orig = _sql.fingerprints(data or {})
         self.new = token is None
         self.stale_cookie = False
         self.destroyed = False
@@ -53,10 +52,7 @@ class PgSession(dict, SessionMixin):  # type: ignore[type-arg]
         return bool(self.patch()) or self.destroyed or self.regenerate_requested
 
     def patch(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: v for k, v in self.items()
-                               if self.orig.get(k) != json.dumps(v, sort_keys=True)}
-        out.update({k: None for k in self.orig if k not in self})
-        return out
+        return _sql.patch(self.orig, self)
 
 
 class SessionInterface(_Base):

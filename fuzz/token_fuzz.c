@@ -12,7 +12,9 @@
  *	  key that differs in one bit; signing again with the first key, after
  *	  the other, gives the same token (the key's pad states are reused);
  *	- signatures and id hashes equal OpenSSL's own HMAC() and SHA-256
- *	  (token.c builds HMAC on the SHA-256 block functions itself).
+ *	  (token.c builds HMAC on the SHA-256 block functions itself);
+ *	- a token's route is the first byte of its id's hash, whatever does
+ *	  not parse routes to 0, and an id made for shard k of N routes to k.
  *
  * Built with -DFRONTEND against libpgcommon/libpgport: see fuzz/run.
  */
@@ -62,6 +64,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(session_token_key_init(&state, key) == TOKEN_OK, "key setup failed");
 		(void) session_token_verify(&tok, &state);
 	}
+	else
+		check(session_token_route((const char *) data, size) == 0,
+			  "a malformed token routes elsewhere than 0");
 
 	/* base64url: decode whatever length fits, and re-encode */
 	for (n = 0; n <= sizeof(buf); n++)
@@ -139,6 +144,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				  EVP_Digest(id, SESSION_ID_CHARS, ref, &reflen, EVP_sha256(), NULL) &&
 				  memcmp(ref, hash, SESSION_HASH_BYTES) == 0,
 				  "the id hash is not OpenSSL's SHA-256");
+			check(session_token_route(token, SESSION_TOKEN_CHARS) == hash[0],
+				  "a token's route is not its id hash's first byte");
+		}
+		{
+			/* a shard count and number from the input */
+			int			shards = 1 << (data[0] % 9);
+			int			shard = data[1] & (shards - 1);
+			char		made[SESSION_ID_CHARS];
+			uint8		hash[SESSION_HASH_BYTES];
+			uint8		again[SESSION_HASH_BYTES];
+
+			check(session_token_generate_id(made, hash, shards, shard) == TOKEN_OK,
+				  "no id made for a shard");
+			check((hash[0] & (shards - 1)) == shard,
+				  "an id made for a shard routes elsewhere");
+			check(session_token_hash_id(made, again) == TOKEN_OK &&
+				  memcmp(again, hash, SESSION_HASH_BYTES) == 0,
+				  "a made id's hash is not the hash of the id");
 		}
 		{
 			SessionKeyState neighbour;

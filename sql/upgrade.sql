@@ -78,7 +78,17 @@ SELECT s.key_id = (SELECT id FROM session_internal.keys ORDER BY created_at DESC
        AS signed_with_newest
 FROM session_internal.sessions s WHERE s.user_id = 'bob';
 
--- a fresh install at 1.2 has the same result types and the same keys table
+-- 1.2 to 1.3: session_shard_hash, for PUBLIC; tokens made before route
+-- as they always would have
+ALTER EXTENSION session UPDATE TO '1.3';
+SELECT extversion FROM pg_extension WHERE extname = 'session';
+SET ROLE session_upgrade_app;
+SELECT session_shard_hash(:'tok') = get_byte(sha256(convert_to(split_part(:'tok', '.', 1), 'UTF8')), 0)
+       AS routes_by_hash;
+RESET ROLE;
+SELECT user_id FROM session_touch(:'tok');
+
+-- a fresh install at 1.3 has the same result types and the same keys table
 \c :regression_db
 SELECT pg_get_function_result('session_touch(text)'::regprocedure) AS touch,
        pg_get_function_result('session_get(text)'::regprocedure) AS get;

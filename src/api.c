@@ -79,17 +79,30 @@ verified_token(FunctionCallInfo fcinfo, int argno, uint8 *hash)
 	return true;
 }
 
-/* A fresh id, signed with the newest key, and its stored hash. */
+/*
+ * A fresh id that routes to this shard, signed with the newest key, and its
+ * stored hash.
+ */
 static SessionKeyId
 new_token(char *token, uint8 *hash)
 {
 	char		id[SESSION_ID_CHARS];
+	SessionTokenStatus status;
 
-	if (!session_token_generate_id(id))
+	if (session_shard >= session_shards)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("session.shard (%d) must be less than session.shards (%d)",
+						session_shard, session_shards)));
+	status = session_token_generate_id(id, hash, session_shards, session_shard);
+	if (status == TOKEN_RANDOM_FAILURE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate random session id")));
-	hash_id(id, hash);
+	if (status != TOKEN_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute session id hash")));
 	return session_keys_sign(id, token);
 }
 
@@ -446,4 +459,25 @@ session_rotate_key(PG_FUNCTION_ARGS)
 {
 	session_keys_rotate();
 	PG_RETURN_VOID();
+}
+
+/*
+ * session_shard_hash(token): the token's route (token.c), 0 to 255, for
+ * PL/Proxy's RUN ON.  Immutable and catalog-free; NULL and anything
+ * malformed give 0.
+ */
+PG_FUNCTION_INFO_V1(session_shard_hash);
+Datum
+session_shard_hash(PG_FUNCTION_ARGS)
+{
+	Datum		arg;
+	text	   *t;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_INT32(0);
+	arg = PG_GETARG_DATUM(0);
+	if (toast_raw_datum_size(arg) != VARHDRSZ + SESSION_TOKEN_CHARS)
+		PG_RETURN_INT32(0);
+	t = DatumGetTextPP(arg);
+	PG_RETURN_INT32(session_token_route(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
 }

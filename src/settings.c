@@ -7,12 +7,15 @@
  * own sessions.  Defaults for a role or database go through ALTER
  * ROLE/DATABASE ... SET.  session.touch_synchronous_commit only trades a
  * caller's own durability, like synchronous_commit, so anyone may set it.
+ * session.shards and session.shard say which ids this database may make
+ * (see token.c), so they are superuser-only too.
  */
 #include "postgres.h"
 
 #include "utils/guc.h"
 
 #include "settings.h"
+#include "token.h"
 
 int			session_idle_timeout = 7 * SECS_PER_DAY;
 int			session_absolute_timeout = 30 * SECS_PER_DAY;
@@ -22,6 +25,20 @@ int			session_prune_batch_size = 1000;
 int			session_prune_interval = SECS_PER_DAY;
 double		session_prune_pause_ratio = 1.0;
 bool		session_prune_wal_compression = true;
+int			session_shards = 1;
+int			session_shard = 0;
+
+/* session.shards must be a power of two, as PL/Proxy's hash mask needs */
+static bool
+check_shards(int *newval, void **extra, GucSource source)
+{
+	if ((*newval & (*newval - 1)) != 0)
+	{
+		GUC_check_errdetail("session.shards must be a power of two.");
+		return false;
+	}
+	return true;
+}
 
 /* Define every setting; called first thing from _PG_init. */
 void
@@ -109,6 +126,28 @@ session_settings_define(void)
 							SESSION_MAX_TIMEOUT_SECS,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("session.shards",
+							"Number of shards the sessions are spread over (a power of two); 1 when not sharded.",
+							"With more than one, every id this database makes routes to session.shard.",
+							&session_shards,
+							1,
+							1,
+							SESSION_MAX_SHARDS,
+							PGC_SUSET,
+							0,
+							check_shards, NULL, NULL);
+
+	DefineCustomIntVariable("session.shard",
+							"This database's shard number, from 0 to session.shards - 1.",
+							NULL,
+							&session_shard,
+							0,
+							0,
+							SESSION_MAX_SHARDS - 1,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("session");

@@ -19,6 +19,8 @@ extern int	session_prune_batch_size;
 extern int	session_prune_interval;
 extern double session_prune_pause_ratio;
 extern bool session_prune_wal_compression;
+extern int	session_shards;
+extern int	session_shard;
 
 extern void session_settings_define(void);
 

@@ -175,19 +175,72 @@ session_ct_equal(const uint8 *a, const uint8 *b, size_t len)
 }
 
 /*
- * Fill id with SESSION_ID_CHARS characters of a fresh random id.
- * Returns false if the strong random source failed.
+ * Routing, for a deployment sharded by session_proxy: a token's route is the
+ * first byte of its id's SHA-256, which is the first byte of the stored
+ * id_hash too, and a cluster of N shards (a power of two) sends a token to
+ * shard route & (N - 1).  Because the route is in what is stored, a shard
+ * can tell which of its sessions a resharding moves though it keeps no ids.
+ *
+ * A shard k of N makes only ids that route to itself: it draws ids until
+ * one's hash has k in its low bits (N draws on average; with N = 1 the first
+ * is taken).  A chosen id is uniform among the 2^192 / N that route to k, so
+ * it keeps 192 - log2(N) bits of entropy, at least 184.
  */
-bool
-session_token_generate_id(char *id)
+
+/* at 256 shards, the chance that this many draws all miss is below 1e-28 */
+#define SESSION_ID_DRAWS		16384
+
+/*
+ * Fill id with SESSION_ID_CHARS characters of a fresh random id that routes
+ * to shard of shards, and hash with its stored form.
+ */
+SessionTokenStatus
+session_token_generate_id(char *id, uint8 *hash, int shards, int shard)
 {
 	uint8		raw[SESSION_ID_BYTES];
+	SessionTokenStatus status = TOKEN_RANDOM_FAILURE;
+	int			draw;
 
-	if (!pg_strong_random(raw, sizeof(raw)))
-		return false;
-	base64url_encode(raw, sizeof(raw), id);
+	Assert(shards >= 1 && shards <= SESSION_MAX_SHARDS &&
+		   (shards & (shards - 1)) == 0 && shard >= 0 && shard < shards);
+
+	for (draw = 0; draw < SESSION_ID_DRAWS; draw++)
+	{
+		if (!pg_strong_random(raw, sizeof(raw)))
+		{
+			status = TOKEN_RANDOM_FAILURE;
+			break;
+		}
+		base64url_encode(raw, sizeof(raw), id);
+		status = session_token_hash_id(id, hash);
+		if (status != TOKEN_OK)
+			break;
+		if ((hash[0] & (shards - 1)) == shard)
+			break;
+		status = TOKEN_RANDOM_FAILURE;
+	}
 	explicit_bzero(raw, sizeof(raw));
-	return true;
+	return status;
+}
+
+/*
+ * The route of the token in src (len bytes, not necessarily terminated).
+ * Only the id's shape is checked, not the signature; anything malformed
+ * routes to 0, where it is answered as invalid as on any shard.
+ */
+uint8
+session_token_route(const char *src, size_t len)
+{
+	SessionToken tok;
+	uint8		hash[SESSION_HASH_BYTES];
+	uint8		route;
+
+	if (session_token_parse(src, len, &tok) != TOKEN_OK ||
+		session_token_hash_id(tok.id, hash) != TOKEN_OK)
+		return 0;
+	route = hash[0];
+	explicit_bzero(hash, sizeof(hash));
+	return route;
 }
 
 /*

@@ -25,6 +25,8 @@
 /* what is stored instead of the id */
 #define SESSION_HASH_BYTES		PG_SHA256_DIGEST_LENGTH
 #define SESSION_KEY_BYTES		32
+/* routing: a token's route is one byte, so at most 256 shards */
+#define SESSION_MAX_SHARDS		256
 
 /* Results of token operations; never carry token text. */
 typedef enum SessionTokenStatus
@@ -32,7 +34,8 @@ typedef enum SessionTokenStatus
 	TOKEN_OK = 0,
 	TOKEN_MALFORMED,			/* wrong length, alphabet, padding, ... */
 	TOKEN_BAD_SIGNATURE,		/* well-formed, but no key signed it */
-	TOKEN_CRYPTO_FAILURE		/* the hash library failed */
+	TOKEN_CRYPTO_FAILURE,		/* the hash library failed */
+	TOKEN_RANDOM_FAILURE		/* the strong random source failed */
 } SessionTokenStatus;
 
 /* A parsed token: pointers into the caller's buffer, plus the signature. */
@@ -61,7 +64,9 @@ typedef struct SessionKeyState
 
 extern bool session_ct_equal(const uint8 *a, const uint8 *b, size_t len);
 
-extern bool session_token_generate_id(char *id);
+extern SessionTokenStatus session_token_generate_id(char *id, uint8 *hash,
+													int shards, int shard);
+extern uint8 session_token_route(const char *src, size_t len);
 extern SessionTokenStatus session_token_key_init(SessionKeyState *state,
 												 const uint8 *key);
 extern void session_token_key_wipe(SessionKeyState *state);

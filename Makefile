@@ -1,12 +1,12 @@
 # Makefile for the session extension (PGXS)
 
-EXTENSION = session
+EXTENSION = session session_proxy
 MODULE_big = session
 OBJS = src/session.o src/settings.o src/relations.o src/api.o src/keys.o \
 	src/owner.o src/heap_direct.o src/store.o src/token.o src/prune.o \
 	src/shmem.o src/stats.o src/touch_commit.o src/worker.o
 DATA = sql/session--1.0.sql sql/session--1.0--1.1.sql sql/session--1.1--1.2.sql \
-	sql/session--1.2--1.3.sql
+	sql/session--1.2--1.3.sql sql/session_proxy--1.0.sql
 PGFILEDESC = "session - web sessions in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -7,7 +7,8 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(session_node add_expired);
+our @EXPORT = qw(session_node add_expired have_plproxy shard_db router_db shard_conninfo
+  route_of);
 
 # A new cluster, initialized UTF8 with C collation whatever the caller's
 # locale (from a POSIX one initdb would make it SQL_ASCII); not started.
@@ -33,6 +34,82 @@ sub add_expired
 		       now() - interval '2 hours', now() - interval '1 hour', interval '1 hour'
 		FROM generate_series(1, $n) i});
 	return;
+}
+
+# Is PL/Proxy installed for this PostgreSQL?  (It is not packaged for
+# every major.)  Returns the control file's path when it is not.
+sub have_plproxy
+{
+	my ($node) = @_;
+	my $control = $node->config_data('--sharedir') . '/extension/plproxy.control';
+	return (-e $control, $control);
+}
+
+# The request functions, as GRANTed to an app role (and, on a shard, to the
+# role the router connects as).
+our $REQUEST_FUNCTIONS = join(', ',
+	'session_create(text, jsonb, interval, interval)', 'session_touch(text)',
+	'session_get(text)', 'session_regenerate(text, text)',
+	'session_set(text, jsonb)', 'session_merge(text, jsonb)',
+	'session_destroy(text)', 'session_destroy_user(text, text)',
+	'session_list(text)');
+
+# Make database db on node shard k of n: the extension, the settings, and
+# the role session_router granted the request functions only.
+sub shard_db
+{
+	my ($node, $db, $n, $k) = @_;
+	$node->safe_psql('postgres', qq{
+		DO \$\$BEGIN
+		  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'session_router') THEN
+		    CREATE ROLE session_router LOGIN;
+		  END IF;
+		END\$\$;
+		CREATE DATABASE $db});
+	$node->safe_psql($db, qq{
+		CREATE EXTENSION session;
+		ALTER DATABASE $db SET session.shards = $n;
+		ALTER DATABASE $db SET session.shard = $k;
+		GRANT EXECUTE ON FUNCTION $REQUEST_FUNCTIONS TO session_router});
+	return;
+}
+
+# libpq's conninfo for db on node.
+sub shard_conninfo
+{
+	my ($node, $db) = @_;
+	return 'host=' . $node->host . ' port=' . $node->port . " dbname=$db";
+}
+
+# Make database db on node the router of the shards in @$parts (conninfos,
+# in order), with role app allowed the request functions only; app reaches
+# the shards as session_router, the test's superuser as itself.
+sub router_db
+{
+	my ($node, $db, $parts) = @_;
+	my $opts = join(', ', map { "p$_ '$parts->[$_]'" } 0 .. $#$parts);
+	my $me = $node->safe_psql('postgres', 'SELECT current_user');
+	$node->safe_psql('postgres', qq{CREATE ROLE app LOGIN; CREATE DATABASE $db});
+	$node->safe_psql($db, qq{
+		CREATE EXTENSION plproxy;
+		CREATE EXTENSION session_proxy;
+		CREATE SERVER session_shards FOREIGN DATA WRAPPER plproxy OPTIONS ($opts);
+		CREATE USER MAPPING FOR app SERVER session_shards OPTIONS (user 'session_router');
+		CREATE USER MAPPING FOR $me SERVER session_shards OPTIONS (user '$me');
+		GRANT USAGE ON FOREIGN SERVER session_shards TO app;
+		GRANT USAGE ON SCHEMA session_proxy_internal TO app;
+		GRANT EXECUTE ON FUNCTION $REQUEST_FUNCTIONS,
+		    session_proxy_internal.destroy_user(text, text) TO app});
+	return;
+}
+
+# The route of a token, computed in Perl's terms by the server: the first
+# byte of the SHA-256 of its id.
+sub route_of
+{
+	my ($node, $db, $tok) = @_;
+	return $node->safe_psql($db,
+		"SELECT get_byte(sha256(convert_to(split_part('$tok', '.', 1), 'UTF8')), 0)");
 }
 
 1;

@@ -1,0 +1,219 @@
+# Sessions sharded with PL/Proxy: a router database (session_proxy) in
+# front of 4 shard databases on 2 clusters.  The whole API through the
+# router as an app role allowed the request functions only; every session
+# on the shard its token names and on no other; destroy_user and list
+# across shards; the prune worker pruning every shard; a cluster that is
+# down (its shards' calls fail naming the shard, the others go on, nothing
+# lost when it returns); and that cluster failing over to its synchronous
+# standby, the router pointed at the new primary, with no session lost.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use SessionTest;
+
+my $na = session_node('shards_a');
+my ($plproxy, $control) = have_plproxy($na);
+plan skip_all => "PL/Proxy is not installed for this PostgreSQL ($control)"
+  unless $plproxy;
+my $nb = session_node('shards_b', allows_streaming => 1);
+for my $node ($na, $nb)
+{
+	$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'session'
+session.prune_interval = 0
+});
+	$node->start;
+}
+
+# shards 0 and 2 on a, 1 and 3 on b; the router on a
+my @node = ($na, $nb, $na, $nb);
+my @db = map { "sessions_$_" } 0 .. 3;
+shard_db($node[$_], $db[$_], 4, $_) for 0 .. 3;
+router_db($na, 'router', [ map { shard_conninfo($node[$_], $db[$_]) } 0 .. 3 ]);
+
+# b's synchronous standby, for the failover below
+$nb->backup('base');
+my $nb2 = PostgreSQL::Test::Cluster->new('shards_b2');
+$nb2->init_from_backup($nb, 'base', has_streaming => 1);
+$nb2->start;
+$nb->append_conf('postgresql.conf', q{synchronous_standby_names = 'shards_b2'});
+$nb->reload;
+ok($nb->poll_query_until('postgres',
+		q{SELECT sync_state = 'sync' FROM pg_stat_replication WHERE application_name = 'shards_b2'}),
+	'b has its standby as a synchronous one');
+
+# psql on the router as app; returns (ret, stdout, stderr)
+sub app
+{
+	my ($sql) = @_;
+	my ($ret, $out, $err) = $na->psql('router', $sql, extra_params => [ '-U', 'app' ]);
+	return ($ret, $out, $err);
+}
+
+sub app_ok
+{
+	my ($sql) = @_;
+	my ($ret, $out, $err) = app($sql);
+	die "app query failed: $sql\n$err" if $ret != 0;
+	return $out;
+}
+
+# On which shards does tok's session exist?  A list of shard numbers.
+sub holders
+{
+	my ($tok) = @_;
+	return grep {
+		$node[$_]->safe_psql($db[$_], qq{
+			SELECT count(*) FROM session_internal.sessions
+			WHERE id_hash = sha256(convert_to(split_part('$tok', '.', 1), 'UTF8'))}) eq '1'
+	} 0 .. 3;
+}
+
+# --- the API through the router ---
+my @toks = map { app_ok("SELECT session_create('user" . ($_ % 5) . "', '{\"i\": $_}')") } 1 .. 40;
+my %seen;
+my $placed = 0;
+for my $tok (@toks)
+{
+	my $shard = route_of($na, 'router', $tok) & 3;
+	$seen{$shard}++;
+	my @h = holders($tok);
+	$placed++ if @h == 1 && $h[0] == $shard;
+}
+is($placed, 40, 'every session exists on the shard its token names, and on no other');
+is(scalar(keys %seen), 4, 'creates spread over all 4 shards');
+is(app_ok("SELECT session_shard_hash('$toks[0]')"), route_of($na, 'router', $toks[0]),
+	'the router computes the same route as the shards store');
+
+my $t = $toks[0];
+is(app_ok("SELECT user_id || ' ' || data FROM session_touch('$t')"), 'user1 {"i": 1}',
+	'session_touch through the router');
+is(app_ok("SELECT session_merge('$t', '{\"cart\": [7]}')"), '{"i": 1, "cart": [7]}',
+	'session_merge through the router');
+is(app_ok("SELECT session_set('$t', '{\"only\": true}')"), 't', 'session_set');
+is(app_ok("SELECT data FROM session_get('$t')"), '{"only": true}', 'session_get sees it');
+my $t2 = app_ok("SELECT session_regenerate('$t', 'user9')");
+is(app_ok("SELECT count(*) FROM session_touch('$t')"), '0', 'regenerate: the old token is dead');
+is(app_ok("SELECT user_id || ' ' || data FROM session_get('$t2')"), 'user9 {"only": true}',
+	'regenerate: the new token has the data and the new user');
+is(join(',', holders($t2)), route_of($na, 'router', $t2) & 3, 'the regenerated session on its shard');
+is((route_of($na, 'router', $t2) & 3), (route_of($na, 'router', $t) & 3),
+	'regenerate keeps the session on its shard');
+is(app_ok("SELECT session_destroy('$t2')"), 't', 'session_destroy');
+is(app_ok("SELECT count(*) FROM session_get('$t2')"), '0', 'destroyed');
+is(app_ok("SELECT count(*) FROM session_touch('not a token')"), '0', 'a malformed token: zero rows');
+
+# user2 has 8 sessions (i = 2, 7, ..., 37), on several shards
+my %user2 = map { (route_of($na, 'router', $toks[$_ - 1]) & 3) => 1 } grep { $_ % 5 == 2 } 1 .. 40;
+cmp_ok(scalar(keys %user2), '>', 1, "user2's sessions are on more than one shard");
+is(app_ok(q{SELECT count(*) || ' ' || sum((data->>'i')::int) FROM session_list('user2')}),
+	'8 156', 'session_list gathers a user\'s sessions from every shard');
+is(app_ok("SELECT session_destroy_user('user2', '$toks[1]')"), '7',
+	'session_destroy_user across shards, sparing one');
+is(app_ok(q{SELECT count(*) FROM session_list('user2')}), '1', 'one left');
+is(app_ok("SELECT count(*) FROM session_get('$toks[1]')"), '1', 'the spared one works');
+is(app_ok(q{SELECT session_destroy_user('nobody')}), '0', 'destroy_user of nobody: 0');
+
+# privileges: app calls the request functions and nothing else
+for my $admin ('SELECT session_prune()', 'SELECT session_rotate_key()',
+	'SELECT * FROM session_stats', 'SELECT session_stats_reset()',
+	'SELECT * FROM session_proxy_internal.prune()')
+{
+	my ($ret, $out, $err) = app($admin);
+	like($err, qr/permission denied/, "app may not: $admin");
+}
+my ($ret, $out, $err) = $na->psql('sessions_0', 'SELECT session_prune()',
+	extra_params => [ '-U', 'session_router' ]);
+like($err, qr/permission denied/, 'the router\'s shard role may not prune');
+($ret, $out, $err) = $na->psql('sessions_0', 'SELECT count(*) FROM session_internal.keys',
+	extra_params => [ '-U', 'session_router' ]);
+like($err, qr/permission denied/, 'the router\'s shard role cannot read keys');
+is($na->safe_psql('router', q{SELECT count(*) FROM pg_namespace WHERE nspname = 'session_internal'}),
+	'0', 'the router holds no keys and no sessions');
+
+# admin functions through the router, as its superuser, on every shard
+is($na->safe_psql('router', 'SELECT string_agg(shard::text, \',\') FROM session_stats'),
+	'0,1,2,3', 'session_stats: a row per shard');
+my $live = $na->safe_psql('router', 'SELECT sum(live_sessions) FROM session_stats');
+is($live, 40 - 1 - 7, 'session_stats counts the live sessions of all shards');
+my @before = map { $node[$_]->safe_psql($db[$_], 'SELECT count(*) FROM session_internal.keys') } 0 .. 3;
+$na->safe_psql('router', 'SELECT session_rotate_key()');
+my @after = map { $node[$_]->safe_psql($db[$_], 'SELECT count(*) FROM session_internal.keys') } 0 .. 3;
+is(join(',', map { $after[$_] - $before[$_] } 0 .. 3), '1,1,1,1', 'session_rotate_key on every shard');
+is(app_ok("SELECT count(*) FROM session_touch('$toks[2]')"), '1', 'tokens still valid after rotation');
+cmp_ok($na->safe_psql('router', 'SELECT min(creates) FROM session_stats'), '>', 0, 'creates counted');
+$na->safe_psql('router', 'SELECT session_stats_reset()');
+is($na->safe_psql('router', 'SELECT sum(creates) FROM session_stats'), '0',
+	'session_stats_reset on every shard');
+
+# --- the prune worker prunes every shard ---
+add_expired($node[$_], $db[$_], 25, 'expired') for 0 .. 3;
+is($na->safe_psql('router', 'SELECT sum(expired_sessions) FROM session_stats'), '100',
+	'100 expired sessions over the shards');
+for my $node ($na, $nb)
+{
+	$node->safe_psql('postgres', q{ALTER SYSTEM SET session.prune_interval = '1s'});
+	$node->reload;
+}
+for my $k (0 .. 3)
+{
+	ok($node[$k]->poll_query_until($db[$k],
+			q{SELECT count(*) = 0 FROM session_internal.sessions WHERE user_id = 'expired'}),
+		"the worker pruned shard $k");
+}
+for my $node ($na, $nb)
+{
+	$node->safe_psql('postgres', q{ALTER SYSTEM SET session.prune_interval = 0});
+	$node->reload;
+}
+
+# --- a cluster down: shards 1 and 3 ---
+my @live = grep { app_ok("SELECT count(*) FROM session_get('$_')") eq '1' } @toks;
+my %data = map { $_ => app_ok("SELECT data FROM session_get('$_')") } @live;
+$nb->stop('immediate');
+my ($up, $down, $named) = (0, 0, 0);
+for my $tok (@live)
+{
+	my $shard = route_of($na, 'router', $tok) & 3;
+	my ($r, $o, $e) = app("SELECT data FROM session_touch('$tok')");
+	if ($shard % 2 == 0)
+	{
+		$up++ if $r == 0 && $o eq $data{$tok};
+	}
+	else
+	{
+		$down++ if $r != 0;
+		$named++ if $e =~ /\[sessions_$shard\]/;
+	}
+}
+my $on_down = grep { (route_of($na, 'router', $_) & 3) % 2 } @live;
+is($up, @live - $on_down, 'with b down, every session on shards 0 and 2 works');
+is($down, $on_down, 'every call for a session on shards 1 and 3 fails');
+is($named, $on_down, 'each failure names the shard database');
+$nb->start;
+is(scalar(grep { app_ok("SELECT data FROM session_touch('$_')") eq $data{$_} } @live),
+	scalar(@live), 'b back: every session intact');
+
+# --- b fails over to its synchronous standby ---
+my @more = map { app_ok("SELECT session_create('late', '{\"n\": $_}')") } 1 .. 20;
+ok((grep { (route_of($na, 'router', $_) & 3) % 2 } @more) > 0, 'some late sessions on b');
+$nb->stop('immediate');
+$nb2->promote;
+$na->safe_psql('router', sprintf(q{ALTER SERVER session_shards OPTIONS (SET p1 '%s', SET p3 '%s')},
+		shard_conninfo($nb2, 'sessions_1'), shard_conninfo($nb2, 'sessions_3')));
+is(scalar(grep { app_ok("SELECT data FROM session_touch('$_')") eq $data{$_} } @live),
+	scalar(@live), 'after failover: every earlier session intact');
+is(scalar(grep { app_ok("SELECT (data->>'n')::int FROM session_get('$more[$_ - 1]')") eq $_ } 1 .. 20),
+	20, 'after failover: every session created just before the crash is there');
+my @new = map { app_ok("SELECT session_create('after')") } 1 .. 20;
+is(scalar(grep { app_ok("SELECT count(*) FROM session_touch('$_')") eq '1' } @new), 20,
+	'after failover: new sessions on every shard work');
+$node[1] = $node[3] = $nb2;
+is(scalar(grep { my @h = holders($_); @h == 1 && $h[0] == (route_of($na, 'router', $_) & 3) } @new),
+	20, 'after failover: each new session on the shard its token names, and on no other');
+
+done_testing();

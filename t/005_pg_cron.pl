@@ -9,13 +9,11 @@ use FindBin;
 use lib $FindBin::Bin;
 use SessionTest;
 
-# pg_cron is packaged for most PostgreSQL majors, not all (none for 19 yet)
-my $sharedir = `pg_config --sharedir`;
-chomp $sharedir;
-plan skip_all => "pg_cron is not installed for this PostgreSQL ($sharedir/extension/pg_cron.control)"
-  unless -f "$sharedir/extension/pg_cron.control";
-
 my $node = session_node('cron');
+# pg_cron is packaged for most PostgreSQL majors, not all (none for 19 yet)
+my ($cron, $control) = have_extension($node, 'pg_cron');
+plan skip_all => "pg_cron is not installed for this PostgreSQL ($control)"
+  unless $cron;
 $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'pg_cron, session'
 cron.database_name = 'postgres'

@@ -16,7 +16,7 @@ use lib $FindBin::Bin;
 use SessionTest;
 
 my $na = session_node('shards_a');
-my ($plproxy, $control) = have_plproxy($na);
+my ($plproxy, $control) = have_extension($na, 'plproxy');
 plan skip_all => "PL/Proxy is not installed for this PostgreSQL ($control)"
   unless $plproxy;
 my $nb = session_node('shards_b', allows_streaming => 1);

@@ -49,8 +49,8 @@ sub blocks
 }
 
 my $node = session_node('docs');
-my ($plproxy) = have_plproxy($node);
-my $cron = -e $node->config_data('--sharedir') . '/extension/pg_cron.control';
+my ($plproxy) = have_extension($node, 'plproxy');
+my ($cron) = have_extension($node, 'pg_cron');
 $node->append_conf('postgresql.conf', "shared_preload_libraries = '"
 	  . ($cron ? 'pg_cron, ' : '') . "session'\nsession.prune_interval = 0\n"
 	  . "cron.database_name = 'postgres'\n");

@@ -7,7 +7,7 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(session_node add_expired have_plproxy shard_db router_db shard_conninfo
+our @EXPORT = qw(session_node add_expired have_extension shard_db router_db shard_conninfo
   route_of);
 
 # A new cluster, initialized UTF8 with C collation whatever the caller's
@@ -36,13 +36,14 @@ sub add_expired
 	return;
 }
 
-# Is PL/Proxy installed for this PostgreSQL?  (It is not packaged for
-# every major.)  Returns the control file's path when it is not.
-sub have_plproxy
+# Is extension name installed for node's PostgreSQL?  (pg_cron and PL/Proxy
+# are not packaged for every major.)  Returns that, and the control file's
+# path, for the message of a test that skips.
+sub have_extension
 {
-	my ($node) = @_;
-	my $control = $node->config_data('--sharedir') . '/extension/plproxy.control';
-	return (-e $control, $control);
+	my ($node, $name) = @_;
+	my $control = $node->config_data('--sharedir') . "/extension/$name.control";
+	return (-f $control, $control);
 }
 
 # The request functions, as GRANTed to an app role (and, on a shard, to the

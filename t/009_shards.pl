@@ -62,31 +62,13 @@ sub app_ok
 	return $out;
 }
 
-# On which shards does tok's session exist?  A list of shard numbers.
-sub holders
-{
-	my ($tok) = @_;
-	return grep {
-		$node[$_]->safe_psql($db[$_], qq{
-			SELECT count(*) FROM session_internal.sessions
-			WHERE id_hash = sha256(convert_to(split_part('$tok', '.', 1), 'UTF8'))}) eq '1'
-	} 0 .. 3;
-}
-
 # --- the API through the router ---
 my @toks = map { app_ok("SELECT session_create('user" . ($_ % 5) . "', '{\"i\": $_}')") } 1 .. 40;
-my %seen;
-my $placed = 0;
-for my $tok (@toks)
-{
-	my $shard = route_of($na, 'router', $tok) & 3;
-	$seen{$shard}++;
-	my @h = holders($tok);
-	$placed++ if @h == 1 && $h[0] == $shard;
-}
-is($placed, 40, 'every session exists on the shard its token names, and on no other');
+my %seen = map { (route_of($_) & 3) => 1 } @toks;
+is((placement(\@node, \@db, \@toks))[0], 40,
+	'every session exists on the shard its token names, and on no other');
 is(scalar(keys %seen), 4, 'creates spread over all 4 shards');
-is(app_ok("SELECT session_shard_hash('$toks[0]')"), route_of($na, 'router', $toks[0]),
+is(app_ok("SELECT session_shard_hash('$toks[0]')"), route_of($toks[0]),
 	'the router computes the same route as the shards store');
 
 my $t = $toks[0];
@@ -100,15 +82,15 @@ my $t2 = app_ok("SELECT session_regenerate('$t', 'user9')");
 is(app_ok("SELECT count(*) FROM session_touch('$t')"), '0', 'regenerate: the old token is dead');
 is(app_ok("SELECT user_id || ' ' || data FROM session_get('$t2')"), 'user9 {"only": true}',
 	'regenerate: the new token has the data and the new user');
-is(join(',', holders($t2)), route_of($na, 'router', $t2) & 3, 'the regenerated session on its shard');
-is((route_of($na, 'router', $t2) & 3), (route_of($na, 'router', $t) & 3),
+is((placement(\@node, \@db, [$t2]))[0], 1, 'the regenerated session on its shard, and on no other');
+is((route_of($t2) & 3), (route_of($t) & 3),
 	'regenerate keeps the session on its shard');
 is(app_ok("SELECT session_destroy('$t2')"), 't', 'session_destroy');
 is(app_ok("SELECT count(*) FROM session_get('$t2')"), '0', 'destroyed');
 is(app_ok("SELECT count(*) FROM session_touch('not a token')"), '0', 'a malformed token: zero rows');
 
 # user2 has 8 sessions (i = 2, 7, ..., 37), on several shards
-my %user2 = map { (route_of($na, 'router', $toks[$_ - 1]) & 3) => 1 } grep { $_ % 5 == 2 } 1 .. 40;
+my %user2 = map { (route_of($toks[$_ - 1]) & 3) => 1 } grep { $_ % 5 == 2 } 1 .. 40;
 cmp_ok(scalar(keys %user2), '>', 1, "user2's sessions are on more than one shard");
 is(app_ok(q{SELECT count(*) || ' ' || sum((data->>'i')::int) FROM session_list('user2')}),
 	'8 156', 'session_list gathers a user\'s sessions from every shard');
@@ -178,7 +160,7 @@ $nb->stop('immediate');
 my ($up, $down, $named) = (0, 0, 0);
 for my $tok (@live)
 {
-	my $shard = route_of($na, 'router', $tok) & 3;
+	my $shard = route_of($tok) & 3;
 	my ($r, $o, $e) = app("SELECT data FROM session_touch('$tok')");
 	if ($shard % 2 == 0)
 	{
@@ -190,7 +172,7 @@ for my $tok (@live)
 		$named++ if $e =~ /\[sessions_$shard\]/;
 	}
 }
-my $on_down = grep { (route_of($na, 'router', $_) & 3) % 2 } @live;
+my $on_down = grep { (route_of($_) & 3) % 2 } @live;
 is($up, @live - $on_down, 'with b down, every session on shards 0 and 2 works');
 is($down, $on_down, 'every call for a session on shards 1 and 3 fails');
 is($named, $on_down, 'each failure names the shard database');
@@ -200,7 +182,7 @@ is(scalar(grep { app_ok("SELECT data FROM session_touch('$_')") eq $data{$_} } @
 
 # --- b fails over to its synchronous standby ---
 my @more = map { app_ok("SELECT session_create('late', '{\"n\": $_}')") } 1 .. 20;
-ok((grep { (route_of($na, 'router', $_) & 3) % 2 } @more) > 0, 'some late sessions on b');
+ok((grep { (route_of($_) & 3) % 2 } @more) > 0, 'some late sessions on b');
 $nb->stop('immediate');
 $nb2->promote;
 $na->safe_psql('router', sprintf(q{ALTER SERVER session_shards OPTIONS (SET p1 '%s', SET p3 '%s')},
@@ -213,7 +195,7 @@ my @new = map { app_ok("SELECT session_create('after')") } 1 .. 20;
 is(scalar(grep { app_ok("SELECT count(*) FROM session_touch('$_')") eq '1' } @new), 20,
 	'after failover: new sessions on every shard work');
 $node[1] = $node[3] = $nb2;
-is(scalar(grep { my @h = holders($_); @h == 1 && $h[0] == (route_of($na, 'router', $_) & 3) } @new),
-	20, 'after failover: each new session on the shard its token names, and on no other');
+is((placement(\@node, \@db, \@new))[0], 20,
+	'after failover: each new session on the shard its token names, and on no other');
 
 done_testing();

@@ -6,9 +6,10 @@ use strict;
 use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
+use Digest::SHA qw(sha256);
 
 our @EXPORT = qw(session_node add_expired have_extension shard_db router_db shard_conninfo
-  route_of);
+  route_of placement);
 
 # A new cluster, initialized UTF8 with C collation whatever the caller's
 # locale (from a POSIX one initdb would make it SQL_ASCII); not started.
@@ -104,13 +105,37 @@ sub router_db
 	return;
 }
 
-# The route of a token, computed in Perl's terms by the server: the first
-# byte of the SHA-256 of its id.
+# The route of a token, computed here without the server: the first byte of
+# the SHA-256 of its id (what session_shard_hash must agree with).
 sub route_of
 {
-	my ($node, $db, $tok) = @_;
-	return $node->safe_psql($db,
-		"SELECT get_byte(sha256(convert_to(split_part('$tok', '.', 1), 'UTF8')), 0)");
+	my ($tok) = @_;
+	return ord(sha256((split /\./, $tok)[0]));
+}
+
+# Where sessions are, read from the shards directly: the shards are
+# $nodes->[k] / $dbs->[k], k from 0 to n - 1.  Returns how many of @$toks
+# are on exactly the shard their token names (route & (n - 1)) and on no
+# other, and how many stored sessions are on more than one shard.
+sub placement
+{
+	my ($nodes, $dbs, $toks) = @_;
+	my $n = @$dbs;
+	my %where;
+	for my $k (0 .. $n - 1)
+	{
+		push @{ $where{$_} }, $k for split /\n/,
+		  $nodes->[$k]->safe_psql($dbs->[$k], q{SELECT encode(id_hash, 'hex') FROM session_internal.sessions});
+	}
+	my $twice = grep { @{ $where{$_} } > 1 } keys %where;
+	my $placed = 0;
+	for my $tok (@$toks)
+	{
+		my $hash = sha256((split /\./, $tok)[0]);
+		my $at = $where{ unpack('H*', $hash) } // [];
+		$placed++ if @$at == 1 && $at->[0] == (ord($hash) & ($n - 1));
+	}
+	return ($placed, $twice);
 }
 
 1;

@@ -37,13 +37,26 @@ request_time(void)
 	return GetCurrentStatementStartTimestamp();
 }
 
+/* Raise the error for what token.c could not do making or hashing an id. */
+static void
+id_failed(SessionTokenStatus status)
+{
+	if (status == TOKEN_RANDOM_FAILURE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random session id")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("could not compute session id hash")));
+}
+
 static void
 hash_id(const char *id, uint8 *hash)
 {
-	if (session_token_hash_id(id, hash) != TOKEN_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute session id hash")));
+	SessionTokenStatus status = session_token_hash_id(id, hash);
+
+	if (status != TOKEN_OK)
+		id_failed(status);
 }
 
 /*
@@ -95,14 +108,8 @@ new_token(char *token, uint8 *hash)
 				 errmsg("session.shard (%d) must be less than session.shards (%d)",
 						session_shard, session_shards)));
 	status = session_token_generate_id(id, hash, session_shards, session_shard);
-	if (status == TOKEN_RANDOM_FAILURE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random session id")));
 	if (status != TOKEN_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute session id hash")));
+		id_failed(status);
 	return session_keys_sign(id, token);
 }
 

@@ -82,17 +82,112 @@ function parseCookies(header) {
 function statements(schema) {
   const s = schema ? ident(schema) : '';
   return {
-    touch: `SELECT user_id, data, created_at, expires_at, absolute_expires_at FROM ${s}session_touch($1)`,
     get: `SELECT user_id, data, created_at, expires_at, absolute_expires_at FROM ${s}session_get($1)`,
-    create: `SELECT t AS token, r.expires_at, r.absolute_expires_at, r.created_at
-               FROM ${s}session_create($1, $2::jsonb, $3::interval, $4::interval) AS t,
-                    LATERAL ${s}session_get(t) AS r`,
-    merge: `SELECT ${s}session_merge($1, $2::jsonb) AS data`,
     regenerate: `SELECT t AS token FROM ${s}session_regenerate($1, $2) AS t`,
     destroy: `SELECT ${s}session_destroy($1) AS ended`,
     destroyUser: `SELECT ${s}session_destroy_user($1, $2) AS ended`,
     list: `SELECT created_at, expires_at, absolute_expires_at, data FROM ${s}session_list($1)`,
   };
+}
+
+/*
+ * The calls every request makes, as statements that take a batch: the
+ * items are one JSON array, and each result row carries its item's
+ * position (i, from 1).  A touch of a bad or expired token has no row.
+ * Touches and merges are sent in token order, so that two statements that
+ * both update the same rows lock them in the same order.
+ */
+function batchStatements(schema) {
+  const s = schema ? ident(schema) : '';
+  return {
+    touch: {
+      ordered: true,
+      text: `SELECT b.i::int AS i, r.user_id, r.data, r.created_at, r.expires_at, r.absolute_expires_at
+               FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(v, i),
+                    LATERAL ${s}session_touch(b.v->>0) AS r`,
+    },
+    merge: {
+      ordered: true,
+      text: `SELECT b.i::int AS i, ${s}session_merge(b.v->>0, b.v->1) AS data
+               FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(v, i)`,
+    },
+    create: {
+      ordered: false,
+      text: `SELECT b.i::int AS i, c.token, r.expires_at, r.absolute_expires_at, r.created_at
+               FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(v, i),
+                    LATERAL ${s}session_create(b.v->>0, b.v->1, (b.v->>2)::interval,
+                                               (b.v->>3)::interval) AS c(token),
+                    LATERAL ${s}session_get(c.token) AS r`,
+    },
+  };
+}
+
+/* The most items one statement carries. */
+const BATCH_MAX = 200;
+
+/*
+ * Calls of one kind made in the same turn of the event loop (by the
+ * requests that arrived together) go to the database as one statement:
+ * under load that is one round trip, one socket write and one commit for
+ * many requests, where a round trip costs the Node process more than the
+ * rest of its work on a request.  The statement is one transaction, so if
+ * the server refuses it (any item raising an error, or a deadlock) each
+ * item is sent again alone and gets its own result or error; a failure to
+ * reach the database fails them all.
+ */
+class Batcher {
+  constructor(ctx, spec) {
+    this.ctx = ctx;
+    this.spec = spec;
+    this.open = null;
+  }
+
+  /* The result row of one item (undefined if it has none). */
+  call(item) {
+    return new Promise((resolve, reject) => {
+      if (this.open === null) {
+        const batch = [];
+        this.open = batch;
+        setImmediate(() => {
+          if (this.open === batch) this.open = null;
+          this.send(batch);
+        });
+      }
+      this.open.push({ item, resolve, reject });
+      if (this.open.length >= BATCH_MAX) this.open = null;
+    });
+  }
+
+  async send(batch) {
+    if (this.spec.ordered && batch.length > 1) {
+      batch.sort((a, b) => (a.item[0] < b.item[0] ? -1 : a.item[0] > b.item[0] ? 1 : 0));
+    }
+    let rows;
+    try {
+      rows = await this.ctx.query(this.spec.text, [JSON.stringify(batch.map((c) => c.item))]);
+    } catch (err) {
+      if (batch.length > 1 && refusedByServer(err)) {
+        for (const c of batch) this.send([c]);
+      } else {
+        for (const c of batch) c.reject(err);
+      }
+      return;
+    }
+    const byItem = new Array(batch.length);
+    for (const r of rows) byItem[r.i - 1] = r;
+    for (let k = 0; k < batch.length; k++) batch[k].resolve(byItem[k]);
+  }
+}
+
+/*
+ * An error the server raised for the statement (it ran, and rolled back),
+ * not a lost connection, a server shutting down or out of connections, or
+ * a timeout.
+ */
+function refusedByServer(err) {
+  const cause = err.cause;
+  return Boolean(cause && cause.severity && typeof err.code === 'string' &&
+    !/^(08|53|57)/.test(err.code));
 }
 
 class Cookie {
@@ -263,6 +358,10 @@ class Context {
     this.absolute = intervalOf(opts.absoluteTimeout, 'absoluteTimeout');
     this.cookie = { ...COOKIE_DEFAULTS, ...(opts.cookie || {}) };
     this.sql = statements(opts.schema);
+    const batches = batchStatements(opts.schema);
+    this.touch = new Batcher(this, batches.touch);
+    this.merge = new Batcher(this, batches.merge);
+    this.create = new Batcher(this, batches.create);
   }
 
   secureFor(req) {
@@ -307,17 +406,17 @@ class Context {
   }
 
   async load(req, token) {
-    const rows = await this.query(this.sql.touch, [token]);
-    if (rows.length === 0) {
+    const row = await this.touch.call([token]);
+    if (row === undefined) {
       const sess = this.fresh(req);
       sess[STATE].clearCookie = true;
       return sess;
     }
     const state = new State(this, req);
     state.token = token;
-    const sess = new Session(state, rows[0].data);
-    snapshot(state, rows[0].data, this.userPath);
-    this.setExpiry(sess, rows[0]);
+    const sess = new Session(state, row.data);
+    snapshot(state, row.data, this.userPath);
+    this.setExpiry(sess, row);
     state.sendCookie = this.rolling;
     req.session = sess;
     req.sessionID = token;
@@ -340,10 +439,10 @@ class Context {
       if (Object.keys(data).length === 0) return;
       const idle = sess.cookie._maxAgeWanted !== undefined
         ? intervalOf(sess.cookie._maxAgeWanted, 'cookie.maxAge') : this.idle;
-      const rows = await this.query(this.sql.create, [user, JSON.stringify(data), idle, this.absolute]);
-      state.token = rows[0].token;
+      const row = await this.create.call([user, data, idle, this.absolute]);
+      state.token = row.token;
       req.sessionID = state.token;
-      this.setExpiry(sess, rows[0]);
+      this.setExpiry(sess, row);
       snapshot(state, data, this.userPath, json);
       state.sendCookie = true;
       state.clearCookie = false;
@@ -366,8 +465,8 @@ class Context {
       if (!(k in data)) patch[k] = null;
     }
     if (Object.keys(patch).length > 0) {
-      const rows = await this.query(this.sql.merge, [state.token, JSON.stringify(patch)]);
-      if (rows[0].data === null) return this.lost(sess);
+      const row = await this.merge.call([state.token, patch]);
+      if (row.data === null) return this.lost(sess);
       snapshot(state, data, this.userPath, json);
     }
   }
@@ -420,15 +519,15 @@ class Context {
   async reload(req) {
     const state = req.session && req.session[STATE];
     if (!state || !state.token) throw new SessionStoreError('session store: there is no stored session to reload', { code: 'ESESSIONNONE' });
-    const rows = await this.query(this.sql.touch, [state.token]);
-    if (rows.length === 0) {
+    const row = await this.touch.call([state.token]);
+    if (row === undefined) {
       this.lost(req.session);
       throw new SessionStoreError('session store: the session no longer exists', { code: 'ESESSIONGONE' });
     }
     for (const k of Object.keys(req.session)) delete req.session[k];
-    Object.assign(req.session, rows[0].data);
-    snapshot(state, rows[0].data, this.userPath);
-    this.setExpiry(req.session, rows[0]);
+    Object.assign(req.session, row.data);
+    snapshot(state, row.data, this.userPath);
+    this.setExpiry(req.session, row);
   }
 
   /* Put the cookie the session's state calls for into the headers, if still open. */

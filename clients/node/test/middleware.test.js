@@ -286,6 +286,102 @@ describe('races', () => {
   });
 });
 
+/* A real pool that records how many items each batch statement carried. */
+function recording(pool) {
+  const r = {
+    log: [],
+    query(text, params) {
+      const kind = /session_(touch|merge|create)\(b\./.exec(text);
+      if (kind) r.log.push(`${kind[1]} ${JSON.parse(params[0]).length}`);
+      return pool.query(text, params);
+    },
+  };
+  return r;
+}
+
+/* Middleware that holds requests until n have arrived, then lets them all go on in one turn. */
+function together(n) {
+  let waiting = [];
+  return (req, res, next) => {
+    waiting.push(next);
+    if (waiting.length === n) {
+      const go = waiting;
+      waiting = [];
+      for (const f of go) f();
+    }
+  };
+}
+
+/* An app whose requests reach the session, and then the route, n at a time. */
+function batchApp(n, pool) {
+  const a = express();
+  a.use(together(n));
+  a.use(session({ pool }));
+  const route = together(n);
+  a.post('/bump/:k', (req, res, next) => route(req, res, () => {
+    req.session[req.params.k] = true;
+    if (req.query.days) req.session.cookie.maxAge = Number(req.query.days) * 86400000;
+    res.json({ ok: true });
+  }));
+  a.get('/get', (req, res) => res.json({ data: { ...req.session } }));
+  a.use((err, req, res, next) => res.status(500).json({ error: err.message, code: err.code }));
+  return a;
+}
+
+const tokens = (n) => server.psql(
+  `SELECT session_create(NULL, jsonb_build_object('n', g)) FROM generate_series(1, ${n}) g`).trim().split('\n');
+
+describe('batches', () => {
+  it('sends the touches, and then the merges, of requests that arrive together as one statement each', async () => {
+    const pool = recording(server.pool());
+    const a = batchApp(5, pool);
+    const ts = tokens(5);
+    const res = await Promise.all(ts.map((t, k) => request(a).post(`/bump/k${k}`).set('Cookie', `sid=${t}`)));
+    assert.deepEqual(res.map((r) => r.status), [200, 200, 200, 200, 200]);
+    assert.deepEqual(pool.log, ['touch 5', 'merge 5']);
+    for (let k = 0; k < 5; k++) {
+      assert.match(cookieOf(res[k]), new RegExp(`^sid=${ts[k].replace('.', '\\.')};`), 'each its own cookie');
+      const data = JSON.parse(server.psql(`SELECT data FROM session_get('${ts[k]}')`));
+      assert.deepEqual(data, { n: k + 1, [`k${k}`]: true });
+    }
+  });
+
+  it('keeps both changes of two requests of one session in the same statements', async () => {
+    const pool = recording(server.pool());
+    const a = batchApp(2, pool);
+    const [t] = tokens(1);
+    await Promise.all(['left', 'right'].map((k) => request(a).post(`/bump/${k}`).set('Cookie', `sid=${t}`)));
+    assert.deepEqual(pool.log, ['touch 2', 'merge 2']);
+    assert.deepEqual(JSON.parse(server.psql(`SELECT data FROM session_get('${t}')`)), { n: 1, left: true, right: true });
+  });
+
+  it('sends each item alone when the server refuses the statement, so only the bad one fails', async () => {
+    const pool = recording(server.pool());
+    const a = batchApp(3, pool);
+    const before = rows();
+    // the second asks for a 401-day idle timeout, which session_create refuses
+    const res = await Promise.all([1, 401, 2].map((d) => request(a).post(`/bump/x?days=${d}`)));
+    assert.deepEqual(res.map((r) => r.status), [200, 500, 200]);
+    assert.equal(res[1].body.code, '22023');
+    assert.match(res[1].body.error, /must not exceed 400 days/);
+    assert.equal(cookieOf(res[1]), undefined);
+    assert.match(cookieOf(res[0]), /^sid=[A-Za-z0-9_-]{32}\./);
+    assert.match(cookieOf(res[2]), /^sid=[A-Za-z0-9_-]{32}\./);
+    assert.deepEqual(pool.log, ['create 3', 'create 1', 'create 1', 'create 1']);
+    assert.equal(rows(), before + 2);
+  });
+
+  it('carries at most 200 items in one statement', async () => {
+    const pool = recording(server.pool());
+    const a = batchApp(201, pool);
+    const ts = tokens(201);
+    const res = await Promise.all(ts.map((t) => request(a).get('/get').set('Cookie', `sid=${t}`)));
+    assert.equal(res.filter((r) => r.status === 200).length, 201);
+    assert.deepEqual(res.map((r) => r.body.data.n), ts.map((t, k) => k + 1));
+    assert.deepEqual(pool.log, ['touch 200', 'touch 1']);
+  });
+});
+
 describe('users', () => {
   it('userKey is the database\'s user_id: log out everywhere, everywhere but here, list', async () => {
     const a = app({}, (r, mw) => {

@@ -26,6 +26,8 @@ for (let i = 2; i < process.argv.length; i++) {
   if (a === 'smoke') args.smoke = true;
   else args[a] = STRINGS.includes(a) ? process.argv[++i] : Number(process.argv[++i]);
 }
+// the options as given, for the report (--out is the wrapper's)
+const given = process.argv.slice(2).filter((a, i, all) => a !== '--out' && all[i - 1] !== '--out');
 if (args.smoke) Object.assign(args, { runs: 1, seconds: 2, users: 200, connections: 8 });
 if (!args.out) throw new Error('--out DIR is required');
 
@@ -214,7 +216,7 @@ function report(results, lost, server) {
   lines.push(`- date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`);
   lines.push(`- machine: ${os.type()} ${os.release()}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
   lines.push(`- server: ${version}; Redis: ${execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim()}; Node ${process.version}`);
-  lines.push(`- command: \`bash bench/e2e/run${args.smoke ? ' --smoke' : ''}\` (runs ${args.runs}, ${args.seconds} s each, ${args.connections} keep-alive connections from autocannon, ${args.users} logged-in users' cookies in turn)`);
+  lines.push(`- command: \`${['bash bench/e2e/run', ...given].join(' ')}\` (runs ${args.runs}, ${args.seconds} s each, ${args.connections} keep-alive connections from autocannon, ${args.users} logged-in users' cookies in turn)`);
   lines.push('- each side is one Node process with the same Express app (bench/e2e/app.js); express-session with resave: false, saveUninitialized: false, rolling: true; all on one PostgreSQL (Unix socket, synchronous_commit on) and one Redis (Unix socket, RDB snapshots, no AOF); the sides alternated run by run, medians');
   lines.push('- calls/req: statements sent to PostgreSQL or commands to Redis per request, counted in the app; WAL B/req: the server\'s WAL over the run per request (Redis writes none)', '');
   if (args.smoke) lines.push('**A smoke run: these figures prove the harness works and mean nothing.**', '');

@@ -9,8 +9,10 @@
  * Per request: no database call without a cookie; one session_touch with
  * one; a change writes only the properties that changed (session_merge),
  * and a new session is created only when something is stored in it.  The
- * response is held at its first write until those writes are done, so the
- * cookie of a new session goes out with the headers.
+ * touches, merges and creates of requests that arrive together share one
+ * statement (Batcher).  The response is held at its first write until
+ * those writes are done, so the cookie of a new session goes out with the
+ * headers.
  */
 
 const DEFAULTS = {

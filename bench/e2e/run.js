@@ -203,7 +203,11 @@ async function main() {
   } finally {
     // SIGINT: a profiled app writes its profile on the way out
     await Promise.all(Object.values(apps).map((a) => new Promise((r) => { a.child.once('exit', r); a.child.kill('SIGINT'); })));
-    redis.proc.kill();
+    // Redis writes its snapshot into the server's directory as it shuts
+    // down: wait for it, or removing the directory races with that write
+    if (redis.proc.exitCode === null && redis.proc.signalCode === null) {
+      await new Promise((r) => { redis.proc.once('exit', r); redis.proc.kill(); });
+    }
     await server.stop();
   }
 }

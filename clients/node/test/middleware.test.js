@@ -6,6 +6,7 @@ const assert = require('node:assert/strict');
 const request = require('supertest');
 const express = require('express');
 const { useServer } = require('./server');
+const { recording, batchApp } = require('./batches');
 const session = require('..');
 
 let server;
@@ -286,55 +287,13 @@ describe('races', () => {
   });
 });
 
-/* A real pool that records how many items each batch statement carried. */
-function recording(pool) {
-  const r = {
-    log: [],
-    query(text, params) {
-      const kind = /session_(touch|merge|create)\(b\./.exec(text);
-      if (kind) r.log.push(`${kind[1]} ${JSON.parse(params[0]).length}`);
-      return pool.query(text, params);
-    },
-  };
-  return r;
-}
-
-/* Middleware that holds requests until n have arrived, then lets them all go on in one turn. */
-function together(n) {
-  let waiting = [];
-  return (req, res, next) => {
-    waiting.push(next);
-    if (waiting.length === n) {
-      const go = waiting;
-      waiting = [];
-      for (const f of go) f();
-    }
-  };
-}
-
-/* An app whose requests reach the session, and then the route, n at a time. */
-function batchApp(n, pool) {
-  const a = express();
-  a.use(together(n));
-  a.use(session({ pool }));
-  const route = together(n);
-  a.post('/bump/:k', (req, res, next) => route(req, res, () => {
-    req.session[req.params.k] = true;
-    if (req.query.days) req.session.cookie.maxAge = Number(req.query.days) * 86400000;
-    res.json({ ok: true });
-  }));
-  a.get('/get', (req, res) => res.json({ data: { ...req.session } }));
-  a.use((err, req, res, next) => res.status(500).json({ error: err.message, code: err.code }));
-  return a;
-}
-
 const tokens = (n) => server.psql(
   `SELECT session_create(NULL, jsonb_build_object('n', g)) FROM generate_series(1, ${n}) g`).trim().split('\n');
 
 describe('batches', () => {
   it('sends the touches, and then the merges, of requests that arrive together as one statement each', async () => {
     const pool = recording(server.pool());
-    const a = batchApp(5, pool);
+    const a = batchApp(session, 5, pool);
     const ts = tokens(5);
     const res = await Promise.all(ts.map((t, k) => request(a).post(`/bump/k${k}`).set('Cookie', `sid=${t}`)));
     assert.deepEqual(res.map((r) => r.status), [200, 200, 200, 200, 200]);
@@ -348,7 +307,7 @@ describe('batches', () => {
 
   it('keeps both changes of two requests of one session in the same statements', async () => {
     const pool = recording(server.pool());
-    const a = batchApp(2, pool);
+    const a = batchApp(session, 2, pool);
     const [t] = tokens(1);
     await Promise.all(['left', 'right'].map((k) => request(a).post(`/bump/${k}`).set('Cookie', `sid=${t}`)));
     assert.deepEqual(pool.log, ['touch 2', 'merge 2']);
@@ -357,7 +316,7 @@ describe('batches', () => {
 
   it('sends each item alone when the server refuses the statement, so only the bad one fails', async () => {
     const pool = recording(server.pool());
-    const a = batchApp(3, pool);
+    const a = batchApp(session, 3, pool);
     const before = rows();
     // the second asks for a 401-day idle timeout, which session_create refuses
     const res = await Promise.all([1, 401, 2].map((d) => request(a).post(`/bump/x?days=${d}`)));
@@ -373,7 +332,7 @@ describe('batches', () => {
 
   it('carries at most 200 items in one statement', async () => {
     const pool = recording(server.pool());
-    const a = batchApp(201, pool);
+    const a = batchApp(session, 201, pool);
     const ts = tokens(201);
     const res = await Promise.all(ts.map((t) => request(a).get('/get').set('Cookie', `sid=${t}`)));
     assert.equal(res.filter((r) => r.status === 200).length, 201);

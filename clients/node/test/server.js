@@ -142,4 +142,4 @@ function useServer({ before, after }, ready, prepare) {
   after(async () => server && server.stop());
 }
 
-module.exports = { TestServer, useServer, REQUEST_FUNCTIONS };
+module.exports = { TestServer, useServer, bindir, REQUEST_FUNCTIONS };

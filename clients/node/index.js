@@ -80,11 +80,10 @@ function parseCookies(header) {
   return out;
 }
 
-/* The SQL of the request functions, schema-qualified when asked. */
+/* The SQL of the calls sent one at a time, schema-qualified when asked. */
 function statements(schema) {
   const s = schema ? ident(schema) : '';
   return {
-    get: `SELECT user_id, data, created_at, expires_at, absolute_expires_at FROM ${s}session_get($1)`,
     regenerate: `SELECT t AS token FROM ${s}session_regenerate($1, $2) AS t`,
     destroy: `SELECT ${s}session_destroy($1) AS ended`,
     destroyUser: `SELECT ${s}session_destroy_user($1, $2) AS ended`,

@@ -163,3 +163,44 @@ UPDATE session_internal.keys SET superseded_at = superseded_at - interval '11 mi
 SELECT session_prune() >= 0 AS pruned;
 SELECT count(*) AS keys_once_unused FROM session_internal.keys;
 SELECT count(*) FROM session_touch(:'tok3');
+
+-- session_merge(token, patch, remove): values kept as they are, JSON null
+-- included; the keys named in remove go, after the patch.
+SELECT session_create('nul', '{"a": 1, "b": 2, "c": 3}') AS nul \gset
+SELECT session_merge(:'nul', '{"a": null, "d": [null]}', '{b}') AS kept_null;
+SELECT session_merge(:'nul', '{"e": 5}', NULL) AS null_remove_is_none;
+SELECT session_merge(:'nul', '{}', '{a,zz,e}') AS removed_only;
+SELECT session_merge(:'nul', '{"f": 6}', '{f}') AS removal_after_patch;
+SELECT session_merge(:'nul', '[1]', '{}');
+SELECT session_merge(:'nul', NULL, '{}');
+SELECT session_merge(:'nul', '{}', '{{a},{b}}');
+SELECT session_merge('not a token', '{"x": 1}', '{}') IS NULL AS invalid_token;
+-- the two-argument form still takes a null as removal
+SELECT session_merge(:'nul', '{"d": null}') AS two_argument_removes;
+
+-- session_set_idle_timeout: the expiry moves to now plus the new timeout,
+-- shorter or longer, capped by the absolute expiry; later touches roll by it
+SELECT session_create('idl', '{}', '1 hour', '1 day') AS idl \gset
+SELECT session_set_idle_timeout(:'idl', '1 minute') AS e,
+       session_set_idle_timeout(:'idl', '1 minute') = now() + interval '1 minute' AS shortened \gset
+SELECT :'shortened' AS shortened;
+SELECT expires_at = :'e' AS stored,
+       idle_timeout = interval '1 minute' AS timeout_stored
+FROM session_internal.sessions WHERE user_id = 'idl';
+SELECT session_set_idle_timeout(:'idl', '3 days') = absolute_expires_at AS capped
+FROM session_internal.sessions WHERE user_id = 'idl';
+SELECT session_set_idle_timeout(:'idl', NULL) = now() + current_setting('session.idle_timeout')::interval
+       OR absolute_expires_at <= now() + current_setting('session.idle_timeout')::interval AS default_timeout
+FROM session_internal.sessions WHERE user_id = 'idl';
+SET session.touch_interval = 0;
+SELECT session_set_idle_timeout(:'idl', '10 minutes') IS NOT NULL AS set_10min;
+UPDATE session_internal.sessions SET expires_at = now() + interval '5 minutes' WHERE user_id = 'idl';
+SELECT expires_at = now() + interval '10 minutes' AS touch_rolls_by_new_timeout FROM session_touch(:'idl');
+RESET session.touch_interval;
+SELECT session_set_idle_timeout(:'idl', '0 seconds');
+SELECT session_set_idle_timeout(:'idl', '-1 minute');
+SELECT session_set_idle_timeout(:'idl', '401 days');
+SELECT session_set_idle_timeout('not a token', '1 hour') IS NULL AS invalid_token;
+SELECT session_destroy(:'idl') AS destroyed;
+SELECT session_set_idle_timeout(:'idl', '1 hour') IS NULL AS destroyed_token;
+SELECT session_destroy(:'nul') AS destroyed;

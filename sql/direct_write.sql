@@ -51,7 +51,7 @@ FROM session_get(:'big');
 SELECT session_destroy(:'big');
 
 -- a trigger on the table sees the writes of create and touch (it runs as
--- the extension's owner with search_path pinned, so it names its schema)
+-- the extension's owner; see user_triggers for unqualified names)
 CREATE TABLE dw_seen (op text, user_id text);
 CREATE FUNCTION dw_seen() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -39,15 +39,48 @@ SELECT expires_at = now() + interval '1 hour' AS rolled FROM session_touch(:'tok
 SELECT xmin <> :'xmin1' AS rewritten FROM session_internal.sessions WHERE user_id = 'exp';
 RESET session.touch_interval;
 
--- A larger interval holds writes back for longer.
+-- A larger interval holds writes back for longer, but never for more than
+-- a tenth of the idle timeout (6 of this session's 60 minutes), so a
+-- session always stays live at least 0.9 of its timeout after a request.
 SET session.touch_interval = '20min';
-UPDATE session_internal.sessions SET expires_at = now() + interval '50 minutes'
+UPDATE session_internal.sessions SET expires_at = now() + interval '55 minutes'
 WHERE user_id = 'exp' RETURNING expires_at AS e \gset
 SELECT expires_at = :'e' AS held_back FROM session_touch(:'tok');
-UPDATE session_internal.sessions SET expires_at = now() + interval '30 minutes'
+UPDATE session_internal.sessions SET expires_at = now() + interval '50 minutes'
 WHERE user_id = 'exp';
 SELECT expires_at = now() + interval '1 hour' AS rolled FROM session_touch(:'tok');
 RESET session.touch_interval;
+
+-- The throttle at the edges: an idle timeout below the interval (3 s
+-- against the default 1 minute: the throttle is 0.3 s), equal to it (6 s
+-- of 1 minute) and above it (1 hour: the interval, 1 minute).  Time since
+-- the last write is made by moving the stored expiry back.  A touch just
+-- inside the throttle does not write, and leaves the session at least 0.9
+-- of its timeout; one just past it rolls the expiry a whole timeout on.
+CREATE TEMP TABLE edges (user_id text, idle interval, inside interval, past interval);
+INSERT INTO edges VALUES
+    ('edge-below', '3 seconds', '0.25 seconds', '0.31 seconds'),
+    ('edge-equal', '1 minute', '5.5 seconds', '6.1 seconds'),
+    ('edge-above', '1 hour', '55 seconds', '61 seconds');
+CREATE TEMP TABLE edge_tokens AS
+SELECT user_id, session_create(user_id, '{}', idle) AS tok, NULL::timestamptz AS stored
+FROM edges;
+WITH moved AS (
+    UPDATE session_internal.sessions s SET expires_at = now() + e.idle - e.inside
+    FROM edges e WHERE s.user_id = e.user_id RETURNING s.user_id, s.expires_at)
+UPDATE edge_tokens k SET stored = m.expires_at FROM moved m WHERE k.user_id = m.user_id;
+SELECT e.user_id,
+       t.expires_at = k.stored AS held_back,
+       t.expires_at - now() >= e.idle * 0.9 AS at_least_nine_tenths
+FROM edges e JOIN edge_tokens k USING (user_id), LATERAL session_touch(k.tok) t
+ORDER BY e.idle;
+UPDATE session_internal.sessions s SET expires_at = now() + e.idle - e.past
+FROM edges e WHERE s.user_id = e.user_id;
+SELECT e.user_id, t.expires_at = now() + e.idle AS rolled
+FROM edges e JOIN edge_tokens k USING (user_id), LATERAL session_touch(k.tok) t
+ORDER BY e.idle;
+SELECT session_destroy(tok) FROM edge_tokens;
+DROP TABLE edges, edge_tokens;
 
 -- Never past the absolute expiry.
 UPDATE session_internal.sessions

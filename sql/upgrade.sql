@@ -88,7 +88,19 @@ SELECT session_shard_hash(:'tok') = get_byte(sha256(convert_to(split_part(:'tok'
 RESET ROLE;
 SELECT user_id FROM session_touch(:'tok');
 
--- a fresh install at 1.3 has the same result types and the same keys table
+-- 1.3 to 1.4: session_merge(token, patch, remove) and
+-- session_set_idle_timeout, not granted to PUBLIC; every session kept
+SELECT count(*) AS sessions_before FROM session_internal.sessions \gset
+ALTER EXTENSION session UPDATE TO '1.4';
+SELECT extversion FROM pg_extension WHERE extname = 'session';
+SELECT count(*) = :sessions_before AS every_session_kept FROM session_internal.sessions;
+SELECT session_merge(:'tok', '{"kept": null}', '{}') AS merged_null;
+SELECT session_set_idle_timeout(:'tok', '1 hour') <= now() + interval '1 hour' AS timeout_set;
+SELECT p.oid::regprocedure AS function, has_function_privilege('session_upgrade_app', p.oid, 'EXECUTE') AS app_may
+FROM pg_proc p WHERE p.proname IN ('session_merge', 'session_set_idle_timeout') ORDER BY 1;
+SELECT user_id FROM session_touch(:'tok');
+
+-- a fresh install at 1.4 has the same result types and the same keys table
 \c :regression_db
 SELECT pg_get_function_result('session_touch(text)'::regprocedure) AS touch,
        pg_get_function_result('session_get(text)'::regprocedure) AS get;

@@ -371,12 +371,11 @@ null_valued_keys(Jsonb *patch)
 										   TYPALIGN_INT));
 }
 
-PG_FUNCTION_INFO_V1(session_merge);
-Datum
-session_merge(PG_FUNCTION_ARGS)
+/* A merge of patch, then removed_keys (text[]) taken out. */
+static Datum
+merge(FunctionCallInfo fcinfo, Jsonb *patch, Datum removed_keys)
 {
 	OwnerScope	scope;
-	Jsonb	   *patch = object_arg(fcinfo, 1, "patch");
 	uint8		hash[SESSION_HASH_BYTES];
 	Datum		result = (Datum) 0;
 	bool		done;
@@ -385,8 +384,8 @@ session_merge(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 
 	session_sql_begin(&scope);
-	done = session_store_merge(hash, patch, null_valued_keys(patch),
-							   request_time(), &result);
+	done = session_store_merge(hash, patch, removed_keys, request_time(),
+							   &result);
 	if (done)
 		result = SPI_datumTransfer(result, false, -1);
 	session_sql_end(&scope);
@@ -394,6 +393,74 @@ session_merge(PG_FUNCTION_ARGS)
 	if (!done)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
+}
+
+/* session_merge(token, patch): a key whose value is JSON null goes. */
+PG_FUNCTION_INFO_V1(session_merge);
+Datum
+session_merge(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *patch = object_arg(fcinfo, 1, "patch");
+
+	return merge(fcinfo, patch, null_valued_keys(patch));
+}
+
+/*
+ * session_merge(token, patch, remove): patch's values are kept as they are,
+ * JSON nulls included, and the keys named in remove (NULL: none) go.
+ */
+PG_FUNCTION_INFO_V1(session_merge_remove);
+Datum
+session_merge_remove(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *patch = object_arg(fcinfo, 1, "patch");
+	Datum		remove;
+
+	if (PG_ARGISNULL(2))
+		remove = PointerGetDatum(construct_empty_array(TEXTOID));
+	else
+	{
+		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(2);
+
+		if (ARR_NDIM(a) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("remove must be a one-dimensional array")));
+		remove = PointerGetDatum(a);
+	}
+	return merge(fcinfo, patch, remove);
+}
+
+/*
+ * session_set_idle_timeout(token, idle_timeout): the session's idle timeout
+ * from now on (NULL: session.idle_timeout), its expiry moved to now plus
+ * that, shorter or longer, still capped by the absolute expiry.  The new
+ * expiry, or NULL for an invalid token.
+ */
+PG_FUNCTION_INFO_V1(session_set_idle_timeout);
+Datum
+session_set_idle_timeout(PG_FUNCTION_ARGS)
+{
+	OwnerScope	scope;
+	uint8		hash[SESSION_HASH_BYTES];
+	TimestampTz now = request_time();
+	TimestampTz target;
+	TimestampTz expires_at;
+	Interval   *idle;
+	bool		none;
+	bool		done;
+
+	target = timeout_arg(fcinfo, 1, "idle_timeout", session_idle_timeout,
+						 now, &idle, &none);
+	if (!verified_token(fcinfo, 0, hash))
+		PG_RETURN_NULL();
+
+	session_sql_begin(&scope);
+	done = session_store_set_idle_timeout(hash, idle, target, now, &expires_at);
+	session_sql_end(&scope);
+	if (!done)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(expires_at);
 }
 
 PG_FUNCTION_INFO_V1(session_destroy);

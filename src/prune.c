@@ -51,6 +51,7 @@
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -612,6 +613,7 @@ session_prune_check(PruneCheck *check)
 PruneEnd
 session_prune_in_worker(const char *dbname, TimestampTz *start)
 {
+	ConstraintsSetStmt *all_immediate = makeNode(ConstraintsSetStmt);
 	PruneRun	run;
 
 	prune_begin(&run);
@@ -633,6 +635,14 @@ session_prune_in_worker(const char *dbname, TimestampTz *start)
 							dbname, (unsigned long long) run.batches)));
 			return PRUNE_STEPPED_ASIDE;
 		}
+
+		/*
+		 * The worker's transaction is its own: a deferred foreign key to a
+		 * session is checked at the end of each delete, so a session it
+		 * still needs is kept and counted, as for a key that is not
+		 * deferred, instead of failing the batch at commit.
+		 */
+		AfterTriggerSetState(all_immediate);
 		prune_step(&run);
 		worker_xact_end();
 	}

@@ -43,6 +43,7 @@ typedef enum PruneOutcome
 	PRUNE_NOT_DUE,				/* the last run is recent enough */
 	PRUNE_DONE,					/* pruned */
 	PRUNE_INTERRUPTED,			/* stopped to let DDL or a drop through */
+	PRUNE_FAILED,				/* an error (a user's trigger), logged */
 	PRUNE_NO_SLOT				/* (the launcher's own) no worker could start */
 } PruneOutcome;
 

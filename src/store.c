@@ -51,6 +51,7 @@ typedef enum StoreQueryId
 	Q_REGENERATE,
 	Q_SET,
 	Q_MERGE,
+	Q_SET_IDLE,
 	Q_DESTROY,
 	Q_DESTROY_USER,
 	Q_LIST,
@@ -97,6 +98,13 @@ static const StoreQuery queries[NUM_QUERIES] = {
 		" RETURNING data",
 		4, {BYTEAOID, JSONBOID, TEXTARRAYOID, TIMESTAMPTZOID}
 	},
+	[Q_SET_IDLE] = {
+		/* LEAST ignores a NULL absolute_expires_at */
+		"UPDATE " SESSIONS " SET idle_timeout = $2, expires_at = LEAST($3, absolute_expires_at)"
+		" WHERE id_hash" OP("=") "$1 AND expires_at" OP(">") "$4"
+		" RETURNING expires_at",
+		4, {BYTEAOID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	},
 	[Q_DESTROY] = {
 		"DELETE FROM " SESSIONS " WHERE id_hash" OP("=") "$1"
 		" RETURNING expires_at" OP(">") "$2",
@@ -142,20 +150,28 @@ expect(int rc, int expected)
 /*
  * Where a touch at now moves the expiry of a live session: its idle
  * timeout on from now, capped by the absolute expiry.  0 when the touch
- * should not write: the move is less than session.touch_interval, or none.
+ * should not write: the move is less than the write throttle, or none.
+ *
+ * A touch that does not write leaves the session ending up to the
+ * throttle earlier than its idle timeout after this request, so the
+ * throttle is session.touch_interval but never more than a tenth of the
+ * session's idle timeout: a session always stays live at least 0.9 of its
+ * idle timeout after its last request, and never longer than the timeout.
  */
 static TimestampTz
 touch_target(const SessionRecord *rec, Interval *idle, TimestampTz now)
 {
 	TimestampTz target;
+	int64		throttle;
 
 	target = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													 TimestampTzGetDatum(now),
 													 IntervalPGetDatum(idle)));
+	throttle = Min((int64) session_touch_interval * USECS_PER_SEC,
+				   (target - now) / 10);
 	if (!rec->absolute_null && target > rec->absolute_expires_at)
 		target = rec->absolute_expires_at;
-	if (target <= rec->expires_at ||
-		target - rec->expires_at < (int64) session_touch_interval * USECS_PER_SEC)
+	if (target <= rec->expires_at || target - rec->expires_at < throttle)
 		return 0;
 	return target;
 }
@@ -379,6 +395,32 @@ session_store_merge(const uint8 *hash, Jsonb *patch, Datum removed_keys,
 		return false;
 	*result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 							&isnull);
+	return true;
+}
+
+/*
+ * Give a live session a new idle timeout and the expiry target it makes
+ * (capped by the absolute expiry); false if it is not live.
+ */
+bool
+session_store_set_idle_timeout(const uint8 *hash, Interval *idle,
+							   TimestampTz target, TimestampTz now,
+							   TimestampTz *expires_at)
+{
+	Datum		args[4];
+	bool		isnull;
+
+	args[0] = session_hash_datum(hash);
+	args[1] = IntervalPGetDatum(idle);
+	args[2] = TimestampTzGetDatum(target);
+	args[3] = TimestampTzGetDatum(now);
+
+	expect(run_query(Q_SET_IDLE, args, NULL, false, 0), SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed == 0)
+		return false;
+	*expires_at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1,
+													&isnull));
 	return true;
 }
 

@@ -43,6 +43,9 @@ extern bool session_store_set(const uint8 *hash, Jsonb *data, TimestampTz now);
 extern bool session_store_merge(const uint8 *hash, Jsonb *patch,
 								Datum removed_keys, TimestampTz now,
 								Datum *result);
+extern bool session_store_set_idle_timeout(const uint8 *hash, Interval *idle,
+										   TimestampTz target, TimestampTz now,
+										   TimestampTz *expires_at);
 extern bool session_store_destroy(const uint8 *hash, TimestampTz now);
 extern int64 session_store_destroy_user(text *user_id,
 										const uint8 *except_hash,

@@ -193,6 +193,8 @@ next_check_after(const PruneReport *report, TimestampTz now)
 				return report->last_start + interval;
 			return now + interval;
 		case PRUNE_NO_EXTENSION:
+		case PRUNE_FAILED:
+			/* a failure was logged once: the next try is an interval away */
 			return now + interval;
 		case PRUNE_NO_REPORT:
 		case PRUNE_NO_SLOT:
@@ -362,35 +364,48 @@ report_to_launcher(PruneOutcome outcome, bool has_last_start,
 	LWLockRelease(session_shared->lock);
 }
 
+/* Which database a worker is in, for its error context. */
+typedef struct WorkerDatabase
+{
+	Oid			dboid;
+	const char *dbname;			/* once connected */
+} WorkerDatabase;
+
 /* Error context: say which database's prune failed. */
 static void
 prune_error_context(void *arg)
 {
-	errcontext("session prune worker for database with OID %u",
-			   *(Oid *) arg);
+	WorkerDatabase *db = (WorkerDatabase *) arg;
+
+	if (db->dbname != NULL)
+		errcontext("session prune worker for database \"%s\"", db->dbname);
+	else
+		errcontext("session prune worker for database with OID %u", db->dboid);
 }
 
 PGDLLEXPORT void
 session_prune_worker_main(Datum main_arg)
 {
-	Oid			dboid = DatumGetObjectId(main_arg);
+	WorkerDatabase db = {DatumGetObjectId(main_arg), NULL};
 	PruneCheck	check;
 	TimestampTz start;
 	ErrorContextCallback errcallback;
+	PruneEnd	end;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
 	errcallback.callback = prune_error_context;
-	errcallback.arg = &dboid;
+	errcallback.arg = &db;
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	BackgroundWorkerInitializeConnectionByOid(db.dboid, InvalidOid, 0);
 	SetConfigOption("lock_timeout", WORKER_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
 
 	session_prune_check(&check);
+	db.dbname = check.dbname;
 	if (!check.usable)
 	{
 		report_to_launcher(check.has_extension ? PRUNE_INTERRUPTED : PRUNE_NO_EXTENSION,
@@ -404,7 +419,30 @@ session_prune_worker_main(Datum main_arg)
 		proc_exit(0);
 	}
 
-	if (session_prune_in_worker(check.dbname, &start) == PRUNE_FINISHED)
+	/*
+	 * An error in the run (a trigger someone put on the sessions table that
+	 * raises, a deferred check that fails at a batch's commit) is logged
+	 * here once, with the database's name, and the launcher tries again an
+	 * interval later, going on meanwhile with the other databases.  The
+	 * batches committed before it stay done.
+	 */
+	PG_TRY();
+	{
+		end = session_prune_in_worker(check.dbname, &start);
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		report_to_launcher(PRUNE_FAILED, false, 0);
+		RESUME_INTERRUPTS();
+		proc_exit(0);
+	}
+	PG_END_TRY();
+
+	if (end == PRUNE_FINISHED)
 		report_to_launcher(PRUNE_DONE, true, start);
 	else
 		report_to_launcher(PRUNE_INTERRUPTED, check.has_last_start, check.last_start);

@@ -188,7 +188,7 @@ ok($node->poll_query_until('postgres',
 $offset = -s $node->logfile;
 $node->safe_psql('db2', 'ALTER TABLE session_internal.sessions RENAME COLUMN expires_at TO broken');
 $node->wait_for_log(qr/ERROR:  session storage column 6 is "broken", expected "expires_at"/, $offset);
-ok($node->log_contains(qr/CONTEXT:  .*session prune worker for database with OID \d+/, $offset),
+ok($node->log_contains(qr/CONTEXT:  .*session prune worker for database "db2"/, $offset),
 	'a failing prune logs its error and where it happened');
 $node->safe_psql('db2', 'ALTER TABLE session_internal.sessions RENAME COLUMN broken TO expires_at');
 add_expired($node, 'db2', 3);

@@ -76,6 +76,10 @@ is(app_ok("SELECT user_id || ' ' || data FROM session_touch('$t')"), 'user1 {"i"
 	'session_touch through the router');
 is(app_ok("SELECT session_merge('$t', '{\"cart\": [7]}')"), '{"i": 1, "cart": [7]}',
 	'session_merge through the router');
+is(app_ok("SELECT session_merge('$t', '{\"n\": null}', '{cart}')"), '{"i": 1, "n": null}',
+	'session_merge with removals (1.4) through the router keeps a null');
+is(app_ok("SELECT session_set_idle_timeout('$t', '2 minutes') BETWEEN now() + interval '2 minutes' AND clock_timestamp() + interval '2 minutes'"), 't',
+	'session_set_idle_timeout (1.4) through the router');
 is(app_ok("SELECT session_set('$t', '{\"only\": true}')"), 't', 'session_set');
 is(app_ok("SELECT data FROM session_get('$t')"), '{"only": true}', 'session_get sees it');
 my $t2 = app_ok("SELECT session_regenerate('$t', 'user9')");

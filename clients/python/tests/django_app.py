@@ -33,10 +33,23 @@ def get_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse({k: v for k, v in request.session.items() if not k.startswith("_")})
 
 
+def remember_view(request: HttpRequest) -> JsonResponse:
+    """A "remember me" choice made after login: that session's lifetime."""
+    request.session.set_expiry(int(request.POST["seconds"]))
+    return JsonResponse({"ok": True})
+
+
+def set_none_view(request: HttpRequest) -> JsonResponse:
+    request.session[request.POST["key"]] = None
+    return JsonResponse({"ok": True})
+
+
 urlpatterns = [
     path("login", login_view),
     path("me", me),
     path("logout", logout_view),
     path("set", set_view),
     path("get", get_view),
+    path("remember", remember_view),
+    path("set-none", set_none_view),
 ]

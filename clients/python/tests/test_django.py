@@ -121,3 +121,99 @@ def test_expiry_is_the_databases(server):
     assert 590 < loaded.get_expiry_age() <= 600
     SessionStore.clear_expired()  # session_prune, beside the worker
     assert SessionStore(s.session_key).exists(s.session_key)
+
+
+def idle_seconds(server, token_user):
+    """The idle timeout of the user's newest session."""
+    return float(server.psql("SELECT extract(epoch FROM idle_timeout) FROM session_internal.sessions"
+                             f" WHERE user_id = '{token_user}' ORDER BY created_at DESC LIMIT 1", db="django"))
+
+
+@pytest.mark.parametrize("use_tz", [False, True])
+def test_login_and_changes_with_and_without_use_tz(server, alice, use_tz):
+    """USE_TZ = False (Django 3.2's default) gives naive times from the
+    database: the expiry is computed in Django's own terms either way."""
+    with override_settings(USE_TZ=use_tz):
+        c = Client()
+        c.post("/set", {"theme": "dark"})
+        assert c.post("/login", {"username": "alice", "password": "secret"}).status_code == 200
+        r = c.post("/set", {"theme": "light"})
+        assert r.status_code == 200
+        assert 3590 < int(r.cookies["sessionid"]["max-age"]) <= 3600
+        assert c.get("/get").json() == {"theme": "light"}
+        loaded = SessionStore(c.cookies["sessionid"].value)
+        loaded.load()
+        assert (loaded.get_expiry_date().tzinfo is not None) == use_tz
+        assert 3590 < loaded.get_expiry_age() <= 3600
+        c.post("/logout")
+
+
+def test_set_expiry_after_login_changes_the_session_and_its_cookie(server, alice):
+    """A "remember me" checkbox after login: set_expiry(60) on a stored
+    session is that session's idle timeout in the database, and the cookie's."""
+    c = Client()
+    c.post("/login", {"username": "alice", "password": "secret"})
+    assert idle_seconds(server, alice.pk) == 3600
+    r = c.post("/remember", {"seconds": "60"})
+    assert 50 < int(r.cookies["sessionid"]["max-age"]) <= 60
+    assert idle_seconds(server, alice.pk) == 60
+    left = float(server.psql("SELECT extract(epoch FROM expires_at - now()) FROM session_internal.sessions"
+                             f" WHERE user_id = '{alice.pk}' ORDER BY created_at DESC LIMIT 1", db="django"))
+    assert 50 < left <= 60
+    r = c.get("/get")  # later requests keep the chosen lifetime
+    assert idle_seconds(server, alice.pk) == 60
+    c.post("/logout")
+
+
+def test_an_expiry_already_past_gives_an_expired_session(server):
+    """set_expiry(-10) then save(), as Django's clearsessions test does: no
+    error, and nothing that loads."""
+    new = SessionStore()
+    new["a"] = 1
+    new.set_expiry(-10)
+    new.save()
+    assert new.session_key is None
+    stored = SessionStore()
+    stored["a"] = 1
+    stored.save()
+    key = stored.session_key
+    stored.set_expiry(-10)
+    stored.save()
+    assert SessionStore(key).load() == {}
+    assert not SessionStore().exists(key)
+
+
+def test_saving_a_session_destroyed_elsewhere_raises_even_without_changes(server):
+    s = SessionStore()
+    s["x"] = 1
+    s.save()
+    late = SessionStore(s.session_key)
+    assert late["x"] == 1
+    SessionStore(s.session_key).delete()
+    late.modified = True  # nothing changed, but Django saves it (SESSION_SAVE_EVERY_REQUEST)
+    with pytest.raises(UpdateError):
+        late.save()
+
+
+def test_a_none_value_is_kept_and_removal_is_apart(server):
+    c = Client()
+    c.post("/set", {"a": "1"})
+    c.post("/set-none", {"key": "b"})
+    assert c.get("/get").json() == {"a": "1", "b": None}
+    s = SessionStore(c.cookies["sessionid"].value)
+    assert s["b"] is None
+    del s["a"]
+    s.save()
+    assert SessionStore(c.cookies["sessionid"].value).load() == {"b": None}
+
+
+def test_a_session_emptied_of_data_is_still_saved(server):
+    """What Django's own test_empty_session_saved checks, read from our table
+    rather than Django's Session model."""
+    s = SessionStore()
+    s["foo"] = "bar"
+    s.save()
+    del s["foo"]
+    s.save()
+    assert SessionStore(s.session_key).load() == {}
+    assert SessionStore().exists(s.session_key)

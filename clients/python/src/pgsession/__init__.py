@@ -12,8 +12,8 @@ pgsession.django and pgsession.flask.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timedelta
-from typing import Any, Iterator, Mapping, Optional, Union
+from datetime import datetime, timedelta
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import psycopg
 
@@ -22,9 +22,9 @@ from ._sql import Session, SessionInfo
 
 __all__ = [
     "Session", "SessionInfo", "create", "touch", "get", "regenerate", "set",
-    "merge", "destroy", "destroy_user", "list_sessions", "prune",
+    "merge", "set_idle_timeout", "destroy", "destroy_user", "list_sessions", "prune",
 ]
-__version__ = "1.2.0"
+__version__ = "1.3.0"
 
 try:
     from psycopg_pool import ConnectionPool
@@ -82,10 +82,23 @@ def set(target: Target, token: Optional[str], data: Mapping[str, Any]) -> bool: 
     return bool(_one(target, _sql.SET, (token, _sql.jsonb(data))))
 
 
-def merge(target: Target, token: Optional[str], patch: Mapping[str, Any]) -> Optional[dict[str, Any]]:
-    """Shallow merge (a None value removes its key); the new data, or None."""
-    value = _one(target, _sql.MERGE, (token, _sql.jsonb(patch)))
+def merge(target: Target, token: Optional[str], patch: Mapping[str, Any],
+          remove: Optional[Sequence[str]] = None) -> Optional[dict[str, Any]]:
+    """Shallow merge; the new data, or None for an invalid token.  Without
+    remove, a None value removes its key; with remove (extension 1.4),
+    patch's values are kept as they are, None included, and the keys in
+    remove go."""
+    if remove is None:
+        value = _one(target, _sql.MERGE, (token, _sql.jsonb(patch)))
+    else:
+        value = _one(target, _sql.MERGE_REMOVE, (token, _sql.jsonb(patch), [*remove]))
     return None if value is None else _sql._data(value)
+
+
+def set_idle_timeout(target: Target, token: Optional[str], idle_timeout: Optional[timedelta]) -> Optional[datetime]:
+    """That session's idle timeout from now on (None: the database's), its
+    expiry moved to now plus it (extension 1.4); the new expiry, or None."""
+    return _one(target, _sql.SET_IDLE_TIMEOUT, (token, _sql.interval(idle_timeout)))
 
 
 def destroy(target: Target, token: Optional[str]) -> bool:

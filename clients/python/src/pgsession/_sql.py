@@ -17,6 +17,9 @@ GET = f"SELECT {ROW} FROM session_get(%s)"
 REGENERATE = "SELECT session_regenerate(%s, %s)"
 SET = "SELECT session_set(%s, %s::jsonb)"
 MERGE = "SELECT session_merge(%s, %s::jsonb)"
+# extension 1.4: values kept as they are (None too), removals named apart
+MERGE_REMOVE = "SELECT session_merge(%s, %s::jsonb, %s::text[])"
+SET_IDLE_TIMEOUT = "SELECT session_set_idle_timeout(%s, %s::interval)"
 DESTROY = "SELECT session_destroy(%s)"
 DESTROY_USER = "SELECT session_destroy_user(%s, %s)"
 LIST = "SELECT created_at, expires_at, absolute_expires_at, data FROM session_list(%s)"
@@ -82,13 +85,13 @@ def fingerprints(data: Mapping[str, Any]) -> dict[str, str]:
     return {k: json.dumps(v, sort_keys=True, default=str) for k, v in data.items()}
 
 
-def patch(orig: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
-    """The session_merge patch from orig (fingerprints) to data: the keys that
-    changed, and None for the keys that went."""
+def patch(orig: Mapping[str, str], data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """What session_merge(token, patch, remove) needs to go from orig
+    (fingerprints) to data: the keys whose values changed, with their values
+    (None included), and the keys that went."""
     now = fingerprints(data)
-    out: dict[str, Any] = {k: data[k] for k, j in now.items() if orig.get(k) != j}
-    out.update({k: None for k in orig if k not in data})
-    return out
+    changed = {k: data[k] for k, j in now.items() if orig.get(k) != j}
+    return changed, [k for k in orig if k not in data]
 
 
 def jsonb(value: Mapping[str, Any]) -> str:

@@ -4,8 +4,8 @@ results, awaited."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from datetime import timedelta
-from typing import Any, AsyncIterator, List, Mapping, Optional, Union
+from datetime import datetime, timedelta
+from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Union
 
 import psycopg
 
@@ -64,10 +64,20 @@ async def set(target: Target, token: Optional[str], data: Mapping[str, Any]) -> 
     return bool(await _one(target, _sql.SET, (token, _sql.jsonb(data))))
 
 
-async def merge(target: Target, token: Optional[str],
-                patch: Mapping[str, Any]) -> Optional[dict[str, Any]]:
-    value = await _one(target, _sql.MERGE, (token, _sql.jsonb(patch)))
+async def merge(target: Target, token: Optional[str], patch: Mapping[str, Any],
+                remove: Optional[Sequence[str]] = None) -> Optional[Dict[str, Any]]:
+    """As pgsession.merge."""
+    if remove is None:
+        value = await _one(target, _sql.MERGE, (token, _sql.jsonb(patch)))
+    else:
+        value = await _one(target, _sql.MERGE_REMOVE, (token, _sql.jsonb(patch), [*remove]))
     return None if value is None else _sql._data(value)
+
+
+async def set_idle_timeout(target: Target, token: Optional[str],
+                           idle_timeout: Optional[timedelta]) -> Optional[datetime]:
+    """As pgsession.set_idle_timeout."""
+    return await _one(target, _sql.SET_IDLE_TIMEOUT, (token, _sql.interval(idle_timeout)))
 
 
 async def destroy(target: Target, token: Optional[str]) -> bool:

@@ -5,27 +5,39 @@ extension, on Django's own database connection (PGSESSION_DATABASE, the
 "default" alias unless set; its role needs EXECUTE on the request
 functions).  The session key is the token.  load is one session_touch;
 create is session_create; save merges only the keys that changed
-(session_merge); delete is session_destroy; cycle_key (which
-django.contrib.auth.login calls) is session_regenerate, keeping the data;
-clear_expired is session_prune.  The logged-in user (_auth_user_id) is the
-database's user_id.  Expiry is the database's: a new session's idle timeout
-is get_expiry_age() (SESSION_COOKIE_AGE, or set_expiry before the first
-save); a loaded session's get_expiry_date() is its expiry in the database.
-A save that finds its session ended elsewhere raises UpdateError (Django
-answers SessionInterrupted): it is never brought back.
+(session_merge with removals named apart, so a None value is kept); delete
+is session_destroy; cycle_key (which django.contrib.auth.login calls) is
+session_regenerate, keeping the data; clear_expired is session_prune.  The
+logged-in user (_auth_user_id) is the database's user_id.
+
+Expiry is the database's: a new session's idle timeout is get_expiry_age()
+(SESSION_COOKIE_AGE, or what set_expiry gave); set_expiry on a stored
+session changes that session's idle timeout at the next save
+(session_set_idle_timeout), and an expiry already past ends it (or, for a
+session not yet stored, stores nothing).  A loaded session's
+get_expiry_date() is its expiry in the database, naive in the current time
+zone when USE_TZ is False, as Django's own dates are.  A save that finds
+its session ended elsewhere raises UpdateError (Django answers
+SessionInterrupted), whether or not it changed anything: it is never
+brought back.  Values are stored as JSON (jsonb), as Django's default
+JSONSerializer would; set_expiry's datetime is kept as an ISO string.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any, Optional
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase, UpdateError
 from django.db import connections
+from django.utils import timezone
 
 from . import _sql
 
 USER_KEY = "_auth_user_id"
+EXPIRY_KEY = "_session_expiry"
 
 
 def _connection() -> Any:
@@ -36,6 +48,37 @@ def _fetch(sql: str, params: tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
     with _connection().cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchone()
+
+
+def _stored(data: dict[str, Any]) -> dict[str, Any]:
+    """data as it is stored: set_expiry's datetime as an ISO string."""
+    expiry = data.get(EXPIRY_KEY)
+    if isinstance(expiry, datetime):
+        return {**data, EXPIRY_KEY: expiry.isoformat()}
+    return data
+
+
+def _loaded(data: dict[str, Any]) -> dict[str, Any]:
+    """data as Django's SessionBase reads it: the expiry as a datetime."""
+    expiry = data.get(EXPIRY_KEY)
+    if isinstance(expiry, str):
+        return {**data, EXPIRY_KEY: datetime.fromisoformat(expiry)}
+    return data
+
+
+def _aware(value: datetime) -> datetime:
+    """A time from the database as an aware one.  Django's connection gives
+    naive times in TIME_ZONE when USE_TZ is off (its session time zone)."""
+    if timezone.is_aware(value):
+        return value
+    return timezone.make_aware(value, timezone.get_default_timezone())
+
+
+def _local(value: datetime) -> datetime:
+    """A time from the database as Django's own are: aware when USE_TZ is
+    on, else naive in the current time zone."""
+    value = _aware(value)
+    return value if settings.USE_TZ else timezone.make_naive(value)
 
 
 class SessionStore(SessionBase):
@@ -50,43 +93,72 @@ class SessionStore(SessionBase):
         row = _sql.session_of(_fetch(_sql.TOUCH, (self.session_key,)))
         if row is None:
             self._session_key = None
-            self._row = None
-            self._orig = {}
+            self._remember(None, {})
             return {}
-        self._remember(row)
-        return dict(row.data)
+        self._remember(row, row.data)
+        return _loaded(dict(row.data))
 
-    def _remember(self, row: Optional[_sql.Session], data: Optional[dict[str, Any]] = None) -> None:
+    def _remember(self, row: Optional[_sql.Session], stored: dict[str, Any]) -> None:
+        """What the database holds now: the row, and the data as stored."""
         self._row = row
-        source = data if data is not None else (row.data if row else {})
-        self._orig = _sql.fingerprints(source)
+        self._orig = _sql.fingerprints(stored)
 
     def exists(self, session_key: Optional[str]) -> bool:
         return _fetch(_sql.GET, (session_key,)) is not None
 
     # -- writing
 
+    def _expiry_changed(self) -> bool:
+        """Did set_expiry change the expiry since the database last had it?"""
+        data = self._get_session()
+        stored = _stored({EXPIRY_KEY: data[EXPIRY_KEY]}) if EXPIRY_KEY in data else {}
+        return _sql.fingerprints(stored).get(EXPIRY_KEY) != self._orig.get(EXPIRY_KEY)
+
     def create(self) -> None:
         data = self._get_session(no_load=True)
-        idle = timedelta(seconds=self.get_expiry_age())
-        row = _fetch(_sql.CREATE_ROW, (_sql.user(data.get(USER_KEY)), _sql.jsonb(data), _sql.interval(idle), None))
+        age = self.get_expiry_age()
+        self.modified = True
+        if age <= 0:
+            # already expired: nothing to keep, no token to give
+            self._session_key = None
+            self._remember(None, {})
+            return
+        stored = _stored(data)
+        row = _fetch(_sql.CREATE_ROW, (_sql.user(data.get(USER_KEY)), _sql.jsonb(stored),
+                                       _sql.interval(timedelta(seconds=age)), None))
         token, session = _sql.token_and_session(row)
         self._session_key = token
-        self._remember(session, data)
-        self.modified = True
+        self._remember(session, stored)
 
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None or must_create:
             return self.create()
         data = self._get_session()
+        if self._expiry_changed():
+            age = self.get_expiry_age()
+            if age <= 0:
+                # set to a time already past: the session ends now
+                self.delete()
+                self._session_key = None
+                return
+            ends = _fetch(_sql.SET_IDLE_TIMEOUT, (self.session_key, _sql.interval(timedelta(seconds=age))))[0]
+            if ends is None:
+                raise UpdateError
+            if self._row is not None:
+                self._row = _sql.Session(self._row.user_id, self._row.data, self._row.created_at, ends,
+                                         self._row.absolute_expires_at)
         user = _sql.user(data.get(USER_KEY))
         if user is not None and self._row is not None and user != self._row.user_id:
             self._regenerate(user)
-        patch = _sql.patch(self._orig, data)
-        if patch:
-            if _fetch(_sql.MERGE, (self.session_key, _sql.jsonb(patch)))[0] is None:
+        stored = _stored(data)
+        changed, removed = _sql.patch(self._orig, stored)
+        if changed or removed:
+            if _fetch(_sql.MERGE_REMOVE, (self.session_key, _sql.jsonb(changed), removed))[0] is None:
                 raise UpdateError
-            self._orig = _sql.fingerprints(data)
+        elif _fetch(_sql.TOUCH, (self.session_key,)) is None:
+            # nothing to write, but the response must not carry a dead token
+            raise UpdateError
+        self._orig = _sql.fingerprints(stored)
 
     def _regenerate(self, user: Optional[str]) -> None:
         token, row = _sql.token_and_session(_fetch(_sql.REGENERATE_ROW, (self.session_key, user)))
@@ -103,27 +175,38 @@ class SessionStore(SessionBase):
         self._regenerate(_sql.user(data.get(USER_KEY)))
         self.modified = True
 
+    async def acycle_key(self) -> None:
+        """cycle_key for async code (Django 5's async session API), which
+        SessionBase would otherwise do as a create and a delete."""
+        await sync_to_async(self.cycle_key)()
+
     def delete(self, session_key: Optional[str] = None) -> None:
         key = session_key if session_key is not None else self.session_key
         if key is None:
             return
         _fetch(_sql.DESTROY, (key,))
         if session_key is None or session_key == self.session_key:
-            self._row = None
-            self._orig = {}
+            self._remember(None, {})
 
     @classmethod
     def clear_expired(cls) -> None:
         _fetch(_sql.PRUNE, ())
 
-    # -- expiry: the database's
+    # -- expiry: the database's, unless set_expiry changed it since
+
+    def _database_expiry(self, kwargs: dict[str, Any]) -> Optional[datetime]:
+        if self._row is None or "modification" in kwargs or "expiry" in kwargs or self._expiry_changed():
+            return None
+        return self._row.ends_at
 
     def get_expiry_date(self, **kwargs: Any) -> datetime:
-        if self._row is not None and "modification" not in kwargs and "expiry" not in kwargs:
-            return self._row.ends_at
-        return super().get_expiry_date(**kwargs)
+        ends = self._database_expiry(kwargs)
+        if ends is None:
+            return super().get_expiry_date(**kwargs)
+        return _local(ends)
 
     def get_expiry_age(self, **kwargs: Any) -> int:
-        if self._row is not None and "modification" not in kwargs and "expiry" not in kwargs:
-            return max(0, int((self._row.ends_at - datetime.now(timezone.utc)).total_seconds()))
-        return super().get_expiry_age(**kwargs)
+        ends = self._database_expiry(kwargs)
+        if ends is None:
+            return super().get_expiry_age(**kwargs)
+        return max(0, int((_aware(ends) - datetime.now(dt_timezone.utc)).total_seconds()))

@@ -31,6 +31,10 @@ declare namespace sessionExpress {
     /** Default '/'. */
     path?: string;
     domain?: string;
+    /** The idle timeout in ms (express-session's way of giving it; the same as idleTimeout); null: a browser-session cookie. */
+    maxAge?: number | null;
+    priority?: 'low' | 'medium' | 'high';
+    partitioned?: boolean;
   }
 
   interface Queryable {
@@ -46,8 +50,12 @@ declare namespace sessionExpress {
     idleTimeout?: number;
     /** Absolute timeout in ms for new sessions; default: the database's session.absolute_timeout. */
     absoluteTimeout?: number;
-    /** The session property that is the database's user_id (a dotted path: 'passport.user'); default 'userId'. */
-    userKey?: string;
+    /**
+     * Where the database's user_id is in the session: a dotted path ('passport.user' when passport's
+     * serializeUser gives the id, 'passport.user.id' when it gives an object) or a function of the
+     * session's data; default 'userId'.  A user id that is an object is refused (ESESSIONUSERKEY).
+     */
+    userKey?: string | ((data: Record<string, any>) => string | number | null | undefined);
     /** regenerate() keeps the data under the new token (session_regenerate) instead of starting empty. */
     regenerateKeepsData?: boolean;
     /** Send the cookie on every response of a live session (default true). */
@@ -57,12 +65,25 @@ declare namespace sessionExpress {
     /** Schema holding the extension's functions, if not on the search_path. */
     schema?: string;
     cookie?: CookieOptions;
+    /** As express-session's: true stores and sends a session on the first request even if nothing is in it. Default false. */
+    saveUninitialized?: boolean;
+    /** As express-session's: 'destroy' ends the session when the handler sets req.session = null (or deletes it). */
+    unset?: 'keep' | 'destroy';
+    /** As express-session's: trust X-Forwarded-Proto for secure: 'auto' (true), or only direct TLS (false). */
+    proxy?: boolean;
+    /** Accepted for express-session apps and unused (tokens are signed in the database); warns once. */
+    secret?: string | string[];
+    /** Accepted for express-session apps: false is what this does; true warns once that it has no effect. */
+    resave?: boolean;
   }
 
   interface Cookie {
-    /** ms left until the database's expiry; before creation, the idle timeout to create with. */
+    /**
+     * ms left until the database's expiry; before creation, the idle timeout it will get.  Set it (or
+     * expires) to change this session's idle timeout from the end of the request; null: a browser-session cookie.
+     */
     maxAge: number | null;
-    readonly expires: Date | null;
+    expires: Date | null;
     readonly originalMaxAge: number | null;
     httpOnly: boolean;
     secure: boolean;

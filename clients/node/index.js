@@ -29,6 +29,26 @@ const COOKIE_DEFAULTS = {
   sameSite: 'lax',
   path: '/',
   domain: undefined,
+  priority: undefined,
+  partitioned: false,
+};
+
+/* Our options, and express-session's that mean the same here. */
+const OPTIONS = new Set(['pool', 'schema', 'name', 'userKey', 'regenerateKeepsData', 'rolling', 'timeout',
+  'idleTimeout', 'absoluteTimeout', 'cookie', 'saveUninitialized', 'unset', 'proxy', 'secret', 'resave']);
+const COOKIE_OPTIONS = new Set(['httpOnly', 'secure', 'sameSite', 'path', 'domain', 'maxAge', 'priority',
+  'partitioned']);
+
+/*
+ * express-session options that cannot mean anything here, refused at
+ * start-up with what to do instead (never silently ignored).
+ */
+const REFUSED = {
+  store: 'this middleware is the store: sessions are kept by the session extension in the pool\'s database',
+  genid: 'session ids are made and signed inside the database (session_create); there is no id to generate',
+};
+const REFUSED_COOKIE = {
+  expires: 'a fixed cookie.expires would end every session at the same moment; use cookie.maxAge (or idleTimeout)',
 };
 
 class SessionStoreError extends Error {
@@ -63,9 +83,22 @@ function getPath(obj, path) {
   return v;
 }
 
-function userOf(data, path) {
-  const v = getPath(data, path);
-  return v === undefined || v === null ? null : String(v);
+/*
+ * The user id in a session's data, as the database's user_id: a string, or
+ * null.  A user id that is an object (passport's serializeUser giving
+ * { id, username } at "passport.user") is refused when writing (strict):
+ * it would store every such user as "[object Object]".
+ */
+function userIdOf(ctx, data, strict) {
+  const v = ctx.userOf(data);
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'object' || typeof v === 'function') {
+    if (!strict) return null;
+    throw new SessionStoreError(`session store: the user id at userKey ${ctx.userKey} is ${Array.isArray(v) ? 'an array' : `a${typeof v === 'object' ? 'n object' : ' function'}`}, ` +
+      'not a string or number; give userKey the path to the id (as "passport.user.id") or a function of the session',
+    { code: 'ESESSIONUSERKEY' });
+  }
+  return String(v);
 }
 
 function parseCookies(header) {
@@ -85,6 +118,7 @@ function statements(schema) {
   const s = schema ? ident(schema) : '';
   return {
     regenerate: `SELECT t AS token FROM ${s}session_regenerate($1, $2) AS t`,
+    setIdle: `SELECT ${s}session_set_idle_timeout($1, $2::interval) AS expires_at`,
     destroy: `SELECT ${s}session_destroy($1) AS ended`,
     destroyUser: `SELECT ${s}session_destroy_user($1, $2) AS ended`,
     list: `SELECT created_at, expires_at, absolute_expires_at, data FROM ${s}session_list($1)`,
@@ -109,7 +143,8 @@ function batchStatements(schema) {
     },
     merge: {
       ordered: true,
-      text: `SELECT b.i::int AS i, ${s}session_merge(b.v->>0, b.v->1) AS data
+      text: `SELECT b.i::int AS i,
+                    ${s}session_merge(b.v->>0, b.v->1, ARRAY(SELECT jsonb_array_elements_text(b.v->2))) AS data
                FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(v, i)`,
     },
     create: {
@@ -192,39 +227,68 @@ function refusedByServer(err) {
 }
 
 class Cookie {
-  constructor(opts, secure) {
+  constructor(opts, secure, defaultMaxAge) {
     Object.defineProperty(this, '_expires', { value: null, writable: true });
     Object.defineProperty(this, '_maxAgeWanted', { value: undefined, writable: true });
+    Object.defineProperty(this, '_maxAgeApplied', { value: undefined, writable: true });
+    Object.defineProperty(this, '_default', { value: defaultMaxAge === undefined ? null : defaultMaxAge });
+    Object.defineProperty(this, '_browserSession', { value: false, writable: true });
     this.httpOnly = opts.httpOnly;
     this.secure = secure;
     this.sameSite = opts.sameSite;
     this.path = opts.path;
     this.domain = opts.domain;
-    this.originalMaxAge = null;
+    if (opts.priority) this.priority = opts.priority;
+    if (opts.partitioned) this.partitioned = true;
+    this.originalMaxAge = this._default;
   }
 
-  /* When the session ends, as the database says (idle or absolute). */
+  /* When the session ends, as the database says (idle or absolute); null before it exists. */
   get expires() {
     return this._expires;
   }
 
+  /*
+   * A session's own lifetime, as express-session's cookie.expires: a Date
+   * gives the time left as its idle timeout (session_set_idle_timeout on a
+   * stored session, at the end of the request); null makes it a
+   * browser-session cookie (the database's idle timeout still ends it).
+   */
   set expires(value) {
-    this._expires = value ? new Date(value) : null;
+    if (value === null) {
+      this._browserSession = true;
+      return;
+    }
+    const d = value instanceof Date ? value : new Date(NaN);
+    if (Number.isNaN(d.getTime()) || d.getTime() <= Date.now()) {
+      throw new TypeError('session-express: cookie.expires must be a Date in the future, or null');
+    }
+    this.maxAge = d.getTime() - Date.now();
   }
 
-  /* Milliseconds left, or null before the session exists. */
+  /* Milliseconds left, or, before the session exists, what it will get. */
   get maxAge() {
+    if (this._maxAgeWanted !== undefined && this._maxAgeWanted !== this._maxAgeApplied) return this._maxAgeWanted;
     if (this._expires) return Math.max(0, this._expires.getTime() - Date.now());
-    return this._maxAgeWanted === undefined ? null : this._maxAgeWanted;
+    return this._maxAgeWanted === undefined ? this._default : this._maxAgeWanted;
   }
 
   /*
-   * Before the session is stored, the idle timeout it is created with;
-   * after, the database's expiry stands (there is no function to change
-   * a live session's timeout).
+   * This session's idle timeout, in milliseconds: for a new session the one
+   * it is created with, for a stored one its new timeout from the end of the
+   * request (session_set_idle_timeout).  null: a browser-session cookie.
    */
   set maxAge(ms) {
-    if (!this._expires) this._maxAgeWanted = ms === null ? undefined : ms;
+    if (ms === null) {
+      this._browserSession = true;
+      return;
+    }
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+      throw new TypeError('session-express: cookie.maxAge must be a positive number of milliseconds, or null');
+    }
+    this._maxAgeWanted = ms;
+    this._browserSession = false;
+    if (!this._expires) this.originalMaxAge = ms;
   }
 
   toJSON() {
@@ -255,12 +319,14 @@ class State {
 }
 
 const STATE = Symbol('session-express state');
+/* the session the middleware gave the request (for unset: 'destroy') */
+const LOADED = Symbol('session-express loaded');
 
 class Session {
   constructor(state, data) {
     Object.defineProperty(this, STATE, { value: state, writable: true });
     Object.defineProperty(this, 'cookie', {
-      value: new Cookie(state.ctx.cookie, state.ctx.secureFor(state.req)),
+      value: new Cookie(state.ctx.cookie, state.ctx.secureFor(state.req), state.ctx.idleMs),
       writable: true,
       enumerable: false,
     });
@@ -315,9 +381,9 @@ function storedForm(sess) {
 }
 
 /* Remember data as stored (json: its properties' JSON, if already made). */
-function snapshot(state, data, userPath, json) {
+function snapshot(state, data, json) {
   state.orig = json || new Map(Object.keys(data).map((k) => [k, JSON.stringify(data[k])]));
-  state.origUser = userOf(data, userPath);
+  state.origUser = userIdOf(state.ctx, data, false);
 }
 
 function cookieHeader(ctx, name, value, cookie, maxAgeSeconds) {
@@ -327,6 +393,8 @@ function cookieHeader(ctx, name, value, cookie, maxAgeSeconds) {
     parts.push(`Expires=${new Date(Date.now() + maxAgeSeconds * 1000).toUTCString()}`);
   }
   if (cookie.domain) parts.push(`Domain=${cookie.domain}`);
+  if (cookie.priority) parts.push(`Priority=${String(cookie.priority).charAt(0).toUpperCase()}${String(cookie.priority).slice(1).toLowerCase()}`);
+  if (cookie.partitioned) parts.push('Partitioned');
   if (cookie.path) parts.push(`Path=${cookie.path}`);
   if (cookie.httpOnly) parts.push('HttpOnly');
   if (cookie.secure) parts.push('Secure');
@@ -343,21 +411,82 @@ function appendSetCookie(res, value) {
   else res.setHeader('Set-Cookie', [].concat(prev, value));
 }
 
+/*
+ * The options, checked: anything unknown or refused is an error at
+ * start-up; express-session's `secret` and `resave: true` have no effect
+ * here and say so once.
+ */
+function checkOptions(options) {
+  for (const k of Object.keys(options)) {
+    if (REFUSED[k]) throw new TypeError(`session-express: the ${k} option is not supported: ${REFUSED[k]}`);
+    if (!OPTIONS.has(k)) throw new TypeError(`session-express: unknown option ${k}`);
+  }
+  const cookie = options.cookie || {};
+  for (const k of Object.keys(cookie)) {
+    if (REFUSED_COOKIE[k]) throw new TypeError(`session-express: cookie.${k} is not supported: ${REFUSED_COOKIE[k]}`);
+    if (!COOKIE_OPTIONS.has(k)) throw new TypeError(`session-express: unknown cookie option ${k}`);
+  }
+  if (cookie.maxAge !== undefined && cookie.maxAge !== null && options.idleTimeout !== undefined &&
+      cookie.maxAge !== options.idleTimeout) {
+    throw new TypeError('session-express: cookie.maxAge and idleTimeout are the same setting (the idle timeout); give one');
+  }
+  if (options.unset !== undefined && options.unset !== 'keep' && options.unset !== 'destroy') {
+    throw new TypeError(`session-express: unset must be 'keep' or 'destroy', not ${JSON.stringify(options.unset)}`);
+  }
+  if (options.secret !== undefined) {
+    warnOnce('secret', 'session-express: the secret option is not used: tokens are signed inside the database, ' +
+      'with keys that never leave it');
+  }
+  if (options.resave === true) {
+    warnOnce('resave', 'session-express: resave: true has no effect: an unchanged session is never written back ' +
+      '(its expiry rolls in the database on each touch)');
+  }
+}
+
+const warned = new Set();
+function warnOnce(key, message) {
+  if (warned.has(key)) return;
+  warned.add(key);
+  process.emitWarning(message, { code: 'SESSION_EXPRESS_OPTION' });
+}
+
+/* userKey: a dotted path to the user id in the session, or a function of the session's data. */
+function userGetter(userKey) {
+  if (typeof userKey === 'function') return userKey;
+  if (typeof userKey !== 'string' || userKey === '') {
+    throw new TypeError('session-express: userKey must be a dotted path (e.g. "passport.user.id") or a function');
+  }
+  const path = userKey.split('.');
+  return (data) => getPath(data, path);
+}
+
 class Context {
   constructor(options) {
+    checkOptions(options);
     const opts = { ...DEFAULTS, ...options };
     if (!opts.pool || typeof opts.pool.query !== 'function') {
       throw new TypeError('session-express: the pool option (a pg Pool, or anything with query()) is required');
     }
     this.pool = opts.pool;
     this.name = opts.name;
-    this.userPath = String(opts.userKey).split('.');
+    this.userKey = typeof opts.userKey === 'string' ? opts.userKey : 'userKey';
+    this.userOf = userGetter(opts.userKey);
     this.regenerateKeepsData = Boolean(opts.regenerateKeepsData);
     this.rolling = opts.rolling !== false;
+    this.saveUninitialized = opts.saveUninitialized === true;
+    this.unset = opts.unset || 'keep';
+    this.proxy = opts.proxy;
     this.timeout = opts.timeout;
-    this.idle = intervalOf(opts.idleTimeout, 'idleTimeout');
+    const cookieOpts = opts.cookie || {};
+    /* cookie.maxAge is express-session's way of giving the idle timeout */
+    this.idleMs = cookieOpts.maxAge !== undefined && cookieOpts.maxAge !== null ? cookieOpts.maxAge : opts.idleTimeout;
+    this.idle = intervalOf(this.idleMs, cookieOpts.maxAge !== undefined ? 'cookie.maxAge' : 'idleTimeout');
     this.absolute = intervalOf(opts.absoluteTimeout, 'absoluteTimeout');
-    this.cookie = { ...COOKIE_DEFAULTS, ...(opts.cookie || {}) };
+    this.cookie = { ...COOKIE_DEFAULTS, ...cookieOpts };
+    /* cookie.maxAge: null is a browser-session cookie (the database's idle timeout still ends it) */
+    this.browserSession = cookieOpts.maxAge === null;
+    delete this.cookie.maxAge;
+    this.attachPoolErrorHandler();
     this.sql = statements(opts.schema);
     const batches = batchStatements(opts.schema);
     this.touch = new Batcher(this, batches.touch);
@@ -365,10 +494,37 @@ class Context {
     this.create = new Batcher(this, batches.create);
   }
 
+  /*
+   * secure: 'auto' is Secure when the request is: with proxy: true as
+   * X-Forwarded-Proto says, with proxy: false only over a direct TLS
+   * connection, and otherwise as Express's req.secure (its trust proxy).
+   */
   secureFor(req) {
     const s = this.cookie.secure;
-    if (s === 'auto') return Boolean(req.secure || (req.connection && req.connection.encrypted));
-    return Boolean(s);
+    if (s !== 'auto') return Boolean(s);
+    const tls = Boolean(req.socket && req.socket.encrypted);
+    if (this.proxy === true) {
+      const proto = String(req.headers['x-forwarded-proto'] || '').split(',')[0].trim().toLowerCase();
+      return proto ? proto === 'https' : tls;
+    }
+    if (this.proxy === false) return tls;
+    return Boolean(req.secure || tls);
+  }
+
+  /*
+   * A pg Pool emits 'error' when the database ends one of its idle
+   * connections (a restart, a failover, idle_session_timeout), and an
+   * 'error' with no listener ends the process.  Unless the app listens
+   * itself, say so and go on: the pool opens a new connection when needed.
+   */
+  attachPoolErrorHandler() {
+    const pool = this.pool;
+    if (typeof pool.on !== 'function' || typeof pool.listenerCount !== 'function') return;
+    if (pool.listenerCount('error') > 0) return;
+    pool.on('error', (err) => {
+      process.emitWarning(`session-express: the database closed an idle pooled connection (${err.message}); ` +
+        'the pool opens a new one when needed', { code: 'SESSION_EXPRESS_POOL' });
+    });
   }
 
   async query(text, params) {
@@ -392,10 +548,8 @@ class Context {
   setExpiry(sess, row) {
     const ends = [row.expires_at, row.absolute_expires_at].filter(Boolean).map((d) => new Date(d));
     const end = new Date(Math.min(...ends.map((d) => d.getTime())));
-    sess.cookie.expires = end;
-    if (sess.cookie.originalMaxAge === null && row.created_at) {
-      sess.cookie.originalMaxAge = end.getTime() - new Date(row.created_at).getTime();
-    }
+    sess.cookie._expires = end;
+    if (row.created_at) sess.cookie.originalMaxAge = end.getTime() - new Date(row.created_at).getTime();
   }
 
   fresh(req) {
@@ -416,7 +570,7 @@ class Context {
     const state = new State(this, req);
     state.token = token;
     const sess = new Session(state, row.data);
-    snapshot(state, row.data, this.userPath);
+    snapshot(state, row.data);
     this.setExpiry(sess, row);
     state.sendCookie = this.rolling;
     req.session = sess;
@@ -424,10 +578,18 @@ class Context {
     return sess;
   }
 
-  /* Write what changed (nothing if nothing did), then put the cookie in the headers. */
+  /*
+   * Write what changed (nothing if nothing did), then put the cookie in the
+   * headers.  A session's writes go one after another, so a save() the
+   * handler did not wait for and the one at the end of the request make one
+   * session, not two.
+   */
   async save(sess) {
-    await this.write(sess);
-    this.emitCookie(sess[STATE].req);
+    const state = sess[STATE];
+    const run = (state.writing || Promise.resolve()).catch(() => {}).then(() => this.write(sess));
+    state.writing = run;
+    await run;
+    this.emitCookie(state.req);
   }
 
   async write(sess) {
@@ -435,19 +597,29 @@ class Context {
     const req = state.req;
     if (state.destroyed) return;
     const { data, json } = storedForm(sess);
-    const user = userOf(data, this.userPath);
+    const user = userIdOf(this, data, true);
+    const cookie = sess.cookie;
     if (!state.token) {
-      if (Object.keys(data).length === 0) return;
-      const idle = sess.cookie._maxAgeWanted !== undefined
-        ? intervalOf(sess.cookie._maxAgeWanted, 'cookie.maxAge') : this.idle;
+      if (Object.keys(data).length === 0 && !this.saveUninitialized) return;
+      const idle = cookie._maxAgeWanted !== undefined ? intervalOf(cookie._maxAgeWanted, 'cookie.maxAge') : this.idle;
       const row = await this.create.call([user, data, idle, this.absolute]);
       state.token = row.token;
       req.sessionID = state.token;
+      cookie._maxAgeApplied = cookie._maxAgeWanted;
       this.setExpiry(sess, row);
-      snapshot(state, data, this.userPath, json);
+      snapshot(state, data, json);
       state.sendCookie = true;
       state.clearCookie = false;
       return;
+    }
+    if (cookie._maxAgeWanted !== undefined && cookie._maxAgeWanted !== cookie._maxAgeApplied) {
+      /* req.session.cookie.maxAge (or expires) set on a stored session: its idle timeout from now on */
+      const wanted = cookie._maxAgeWanted;
+      const rows = await this.query(this.sql.setIdle, [state.token, intervalOf(wanted, 'cookie.maxAge')]);
+      if (!rows[0].expires_at) return this.lost(sess);
+      cookie._maxAgeApplied = wanted;
+      cookie._expires = new Date(rows[0].expires_at);
+      state.sendCookie = true;
     }
     if (user !== state.origUser && user !== null) {
       /* another user: the database's user_id follows, with a new token */
@@ -459,16 +631,19 @@ class Context {
       state.sendCookie = true;
     }
     const patch = {};
+    const removed = [];
     for (const [k, j] of json) {
       if (state.orig.get(k) !== j) patch[k] = data[k];
     }
     for (const k of state.orig.keys()) {
-      if (!(k in data)) patch[k] = null;
+      if (!(k in data)) removed.push(k);
     }
-    if (Object.keys(patch).length > 0) {
-      const row = await this.merge.call([state.token, patch]);
+    if (Object.keys(patch).length > 0 || removed.length > 0) {
+      const row = await this.merge.call([state.token, patch, removed]);
       if (row.data === null) return this.lost(sess);
-      snapshot(state, data, this.userPath, json);
+      snapshot(state, data, json);
+      /* a changed session's cookie goes out again, rolling or not (express-session's rule) */
+      state.sendCookie = true;
     }
   }
 
@@ -500,8 +675,7 @@ class Context {
     sess[STATE].clearCookie = Boolean(state && (state.token || state.clearCookie));
   }
 
-  async destroy(req) {
-    const sess = req.session;
+  async destroy(req, sess = req.session) {
     const state = sess && sess[STATE];
     if (state && state.token) await this.query(this.sql.destroy, [state.token]);
     if (state) {
@@ -527,15 +701,17 @@ class Context {
     }
     for (const k of Object.keys(req.session)) delete req.session[k];
     Object.assign(req.session, row.data);
-    snapshot(state, row.data, this.userPath);
+    snapshot(state, row.data);
     this.setExpiry(req.session, row);
   }
 
   /* Put the cookie the session's state calls for into the headers, if still open. */
   emitCookie(req, given) {
-    const res = req.res;
+    const res = req[RESPONSE] || req.res;
     const state = given || (req.session && req.session[STATE]) || req[STATE];
     if (!state || !res || res.headersSent) return;
+    const hold = res[HOLD];
+    if (hold && hold.ended && !hold.committing) return;
     const current = res.getHeader('Set-Cookie');
     const mine = `${this.name}=`;
     if (current !== undefined) {
@@ -543,10 +719,11 @@ class Context {
       if (others.length === 0) res.removeHeader('Set-Cookie');
       else res.setHeader('Set-Cookie', others);
     }
-    const cookie = req.session ? req.session.cookie : new Cookie(this.cookie, this.secureFor(req));
+    const cookie = req.session && req.session.cookie ? req.session.cookie : new Cookie(this.cookie, this.secureFor(req));
     if (state.token && state.sendCookie) {
       const left = Math.max(0, Math.floor(((cookie.expires || new Date()).getTime() - Date.now()) / 1000));
-      appendSetCookie(res, cookieHeader(this, this.name, state.token, cookie, left));
+      const browserSession = this.browserSession ? cookie._maxAgeWanted === undefined : cookie._browserSession;
+      appendSetCookie(res, cookieHeader(this, this.name, state.token, cookie, browserSession ? undefined : left));
     } else if (!state.token && state.clearCookie) {
       appendSetCookie(res, cookieHeader(this, this.name, '', cookie, 0));
     }
@@ -557,18 +734,69 @@ class Context {
  * Hold the response's first write (write or end) until the session's
  * writes are done and its cookie is in the headers.  A database error
  * there goes to next(err) instead of the response.
+ *
+ * Once the handler has called end(), the response is ended, though its
+ * bytes are still held: what the handler does to it after that (a header
+ * set, a second end() or write()) is ignored, with a warning, and the
+ * response goes out as it was ended.  Queued, a second end() with a body
+ * would raise ERR_STREAM_WRITE_AFTER_END as an 'error' with no listener
+ * and end the process; thrown, as Node throws ERR_HTTP_HEADERS_SENT once
+ * headers are out, the error would reach Express's final handler, which
+ * sets headers again (throwing where nothing catches it) or destroys the
+ * socket of the response still held.
  */
+const RESPONSE = Symbol('session-express response');
+const HOLD = Symbol('session-express hold');
+const HEADER_METHODS = ['setHeader', 'removeHeader', 'appendHeader', 'writeHead'];
+
+function afterEnd(method) {
+  warnOnce(`after-end-${method}`, `session-express: res.${method}() after res.end() is ignored ` +
+    '(the response was ended; it goes out once the session is saved)');
+}
+
 function holdResponse(ctx, req, res, next) {
   const _write = res.write;
   const _end = res.end;
   let phase = 'open';   /* open -> committing -> done */
   const queue = [];
+  const hold = { ended: false, committing: false };
+  res[HOLD] = hold;
+  req[RESPONSE] = res;
 
-  function flush() {
+  for (const m of HEADER_METHODS) {
+    const original = res[m];
+    if (typeof original !== 'function') continue;
+    res[m] = function guarded(...args) {
+      if (hold.ended && !hold.committing && phase !== 'done') {
+        afterEnd(m);
+        return res;
+      }
+      return original.apply(res, args);
+    };
+  }
+
+  function release() {
     phase = 'done';
     res.write = _write;
     res.end = _end;
+  }
+
+  function flush() {
+    hold.committing = true;
+    release();
     for (const [fn, args] of queue) fn.apply(res, args);
+    hold.committing = false;
+  }
+
+  /* save() ends with the cookie; without a session (destroyed, or unset), its clearing */
+  function work() {
+    const sess = req.session;
+    if (sess && sess[STATE]) return ctx.save(sess);
+    const loaded = req[LOADED];
+    if (ctx.unset === 'destroy' && loaded && loaded[STATE].token && !loaded[STATE].destroyed) {
+      return ctx.destroy(req, loaded);
+    }
+    return Promise.resolve().then(() => ctx.emitCookie(req));
   }
 
   function commit(fn, args) {
@@ -576,22 +804,35 @@ function holdResponse(ctx, req, res, next) {
     queue.push([fn, args]);
     if (phase === 'committing') return true;
     phase = 'committing';
-    const sess = req.session;
-    /* save() ends with the cookie; without a session (destroyed), its clearing */
-    const work = sess && sess[STATE] ? ctx.save(sess) : Promise.resolve().then(() => ctx.emitCookie(req));
-    work.then(flush, (err) => {
-      phase = 'done';
-      res.write = _write;
-      res.end = _end;
+    Promise.resolve().then(work).then(() => {
+      /* the cookie goes into the headers now, whatever the handler did after end() */
+      hold.committing = true;
+      try {
+        ctx.emitCookie(req);
+      } finally {
+        hold.committing = false;
+      }
+    }).then(flush, (err) => {
+      hold.ended = false;
+      release();
       next(err);
     });
     return true;
   }
 
   res.write = function write(...args) {
+    if (hold.ended) {
+      afterEnd('write');
+      return false;
+    }
     return commit(_write, args);
   };
   res.end = function end(...args) {
+    if (hold.ended) {
+      afterEnd('end');
+      return res;
+    }
+    hold.ended = true;
     commit(_end, args);
     return res;
   };
@@ -602,10 +843,12 @@ function session(options = {}) {
 
   async function run(req, res, next) {
     if (req.session) return next();
-    const token = parseCookies(req.headers.cookie)[ctx.name];
+    /* cookie-parser's req.cookies when the header has none */
+    const token = parseCookies(req.headers.cookie)[ctx.name] || (req.cookies && req.cookies[ctx.name]) || undefined;
     holdResponse(ctx, req, res, next);
     if (token) await ctx.load(req, token);
     else ctx.fresh(req);
+    req[LOADED] = req.session;
     next();
   }
 

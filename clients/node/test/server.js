@@ -16,6 +16,7 @@ const REQUEST_FUNCTIONS = `
   session_touch(text), session_get(text),
   session_regenerate(text, text),
   session_set(text, jsonb), session_merge(text, jsonb),
+  session_merge(text, jsonb, text[]), session_set_idle_timeout(text, interval),
   session_destroy(text), session_destroy_user(text, text),
   session_list(text)`;
 

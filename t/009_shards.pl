@@ -5,7 +5,8 @@
 # across shards; the prune worker pruning every shard; a cluster that is
 # down (its shards' calls fail naming the shard, the others go on, nothing
 # lost when it returns); and that cluster failing over to its synchronous
-# standby, the router pointed at the new primary, with no session lost.
+# standby, the router pointed at the new primary, with no session lost; and
+# a router made with session_proxy 1.0 that keeps its grants through 1.1.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -98,6 +99,8 @@ my %user2 = map { (route_of($toks[$_ - 1]) & 3) => 1 } grep { $_ % 5 == 2 } 1 ..
 cmp_ok(scalar(keys %user2), '>', 1, "user2's sessions are on more than one shard");
 is(app_ok(q{SELECT count(*) || ' ' || sum((data->>'i')::int) FROM session_list('user2')}),
 	'8 156', 'session_list gathers a user\'s sessions from every shard');
+is(app_ok(q{SELECT string_agg(data->>'i', ',') FROM session_list('user2')}), '2,7,12,17,22,27,32,37',
+	'session_list through the router is oldest first, as on one server');
 is(app_ok("SELECT session_destroy_user('user2', '$toks[1]')"), '7',
 	'session_destroy_user across shards, sparing one');
 is(app_ok(q{SELECT count(*) FROM session_list('user2')}), '1', 'one left');
@@ -135,6 +138,33 @@ cmp_ok($na->safe_psql('router', 'SELECT min(creates) FROM session_stats'), '>', 
 $na->safe_psql('router', 'SELECT session_stats_reset()');
 is($na->safe_psql('router', 'SELECT sum(creates) FROM session_stats'), '0',
 	'session_stats_reset on every shard');
+
+# --- a router made with session_proxy 1.0, updated to 1.1 ---
+# The app's grants on session_list and session_create carry over to the
+# PL/Proxy functions that 1.1 puts behind them.
+{
+	my $opts = join(', ', map { "p$_ '" . shard_conninfo($node[$_], $db[$_]) . "'" } 0 .. 3);
+	$na->safe_psql('postgres', 'CREATE DATABASE router10');
+	$na->safe_psql('router10', qq{
+		CREATE EXTENSION plproxy;
+		CREATE EXTENSION session_proxy VERSION '1.0';
+		CREATE SERVER session_shards FOREIGN DATA WRAPPER plproxy OPTIONS ($opts);
+		CREATE USER MAPPING FOR app SERVER session_shards OPTIONS (user 'session_router');
+		GRANT USAGE ON FOREIGN SERVER session_shards TO app;
+		GRANT USAGE ON SCHEMA session_proxy_internal TO app;
+		GRANT EXECUTE ON FUNCTION session_create(text, jsonb, interval, interval),
+		    session_touch(text), session_list(text) TO app;
+		ALTER EXTENSION session_proxy UPDATE TO '1.1'});
+	my ($r, $tok, $e) = $na->psql('router10', q{SELECT session_create('upgraded')},
+		extra_params => [ '-U', 'app' ]);
+	is($r, 0, 'after 1.0 -> 1.1, app can still session_create') or diag $e;
+	($r, my $n, $e) = $na->psql('router10', q{SELECT count(*) FROM session_list('upgraded')},
+		extra_params => [ '-U', 'app' ]);
+	is($n, '1', 'and session_list') or diag $e;
+	is($na->safe_psql('router10', q{SELECT extversion FROM pg_extension WHERE extname = 'session_proxy'}),
+		'1.1', 'session_proxy is at 1.1');
+	app_ok(qq{SELECT session_destroy('$tok')});
+}
 
 # --- the prune worker prunes every shard ---
 add_expired($node[$_], $db[$_], 25, 'expired') for 0 .. 3;
@@ -176,6 +206,18 @@ for my $tok (@live)
 		$named++ if $e =~ /\[sessions_$shard\]/;
 	}
 }
+my @made;
+for my $i (1 .. 20)
+{
+	my ($r, $o) = app(qq{SELECT session_create('while-down', '{"n": $i}')});
+	push @made, $o if $r == 0;
+}
+is(scalar(@made), 20, 'with b down, every create through the router succeeds');
+is(scalar(grep { (route_of($_) & 3) % 2 == 0 } @made), 20, '... each on a shard that answers');
+my ($lr, $lo, $le) = app("SELECT count(*) FROM session_list('while-down')");
+isnt($lr, 0, 'with b down, session_list fails as a whole rather than list part of the sessions');
+my ($dr) = app("SELECT session_destroy_user('while-down')");
+isnt($dr, 0, 'with b down, session_destroy_user fails');
 my $on_down = grep { (route_of($_) & 3) % 2 } @live;
 is($up, @live - $on_down, 'with b down, every session on shards 0 and 2 works');
 is($down, $on_down, 'every call for a session on shards 1 and 3 fails');
@@ -183,6 +225,12 @@ is($named, $on_down, 'each failure names the shard database');
 $nb->start;
 is(scalar(grep { app_ok("SELECT data FROM session_touch('$_')") eq $data{$_} } @live),
 	scalar(@live), 'b back: every session intact');
+# A failed destroy_user may have destroyed the sessions on the shards that
+# answered (a router connection already open to them sends at once); a
+# retry finishes it.
+app_ok(q{SELECT session_destroy_user('while-down')});
+is(app_ok(q{SELECT count(*) FROM unnest(ARRAY['} . join(q{','}, @made) . q{']) t, LATERAL session_get(t)}),
+	'0', 'b back: session_destroy_user retried destroys every session of the user');
 
 # --- b fails over to its synchronous standby ---
 my @more = map { app_ok("SELECT session_create('late', '{\"n\": $_}')") } 1 .. 20;

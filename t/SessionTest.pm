@@ -102,7 +102,8 @@ sub router_db
 		GRANT USAGE ON FOREIGN SERVER session_shards TO app;
 		GRANT USAGE ON SCHEMA session_proxy_internal TO app;
 		GRANT EXECUTE ON FUNCTION $REQUEST_FUNCTIONS,
-		    session_proxy_internal.destroy_user(text, text) TO app});
+		    session_proxy_internal.destroy_user(text, text), session_proxy_internal.list(text),
+		    session_proxy_internal.create_on(integer, text, jsonb, interval, interval) TO app});
 	return;
 }
 

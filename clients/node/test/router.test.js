@@ -37,7 +37,8 @@ describe('through a session_proxy router', { skip }, () => {
       CREATE USER MAPPING FOR app SERVER session_shards OPTIONS (user 'session_router');
       GRANT USAGE ON FOREIGN SERVER session_shards TO app;
       GRANT USAGE ON SCHEMA session_proxy_internal TO app;
-      GRANT EXECUTE ON FUNCTION ${REQUEST_FUNCTIONS}, session_proxy_internal.destroy_user(text, text) TO app`,
+      GRANT EXECUTE ON FUNCTION ${REQUEST_FUNCTIONS}, session_proxy_internal.destroy_user(text, text),
+        session_proxy_internal.list(text), session_proxy_internal.create_on(integer, text, jsonb, interval, interval) TO app`,
     'router');
   });
   after(() => server && server.stop());

@@ -20,6 +20,15 @@ except ImportError:  # Python < 3.11
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _license() -> bytes:
+    """The repository's LICENSE: beside pyproject.toml in an sdist (which
+    carries it), two levels up in the source tree."""
+    for path in (ROOT / "LICENSE", ROOT.parent.parent / "LICENSE"):
+        if path.is_file():
+            return path.read_bytes()
+    raise FileNotFoundError("LICENSE: neither in the sdist nor at the repository's top")
+
+
 def _project() -> dict:
     with open(ROOT / "pyproject.toml", "rb") as f:
         return tomllib.load(f)["project"]
@@ -28,7 +37,8 @@ def _project() -> dict:
 def _metadata(p: dict) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {p['name']}", f"Version: {p['version']}",
              f"Summary: {p['description']}", f"Requires-Python: {p['requires-python']}",
-             f"License: {p['license']['text']}"]
+             f"License: {p['license']['text']}", "License-File: LICENSE"]
+    lines += [f"Classifier: {c}" for c in p.get("classifiers", [])]
     lines += [f"Requires-Dist: {d}" for d in p.get("dependencies", [])]
     for extra, deps in p.get("optional-dependencies", {}).items():
         lines.append(f"Provides-Extra: {extra}")
@@ -66,6 +76,7 @@ def _wheel(wheel_directory: str, files: dict[str, bytes]) -> str:
     info = _dist_info(p)
     files = dict(files)
     files[f"{info}/METADATA"] = _metadata(p).encode()
+    files[f"{info}/LICENSE"] = _license()
     files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: pgsession _build\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     record = []
     for name, data in files.items():
@@ -103,8 +114,10 @@ def build_sdist(sdist_directory, config_settings=None):
             rel = path.relative_to(ROOT)
             if path.is_file() and "__pycache__" not in rel.parts and not rel.parts[0].startswith("."):
                 tar.add(path, arcname=f"{base}/{rel.as_posix()}")
-        pkg_info = _metadata(p).encode()
-        ti = tarfile.TarInfo(f"{base}/PKG-INFO")
-        ti.size = len(pkg_info)
-        tar.addfile(ti, io.BytesIO(pkg_info))
+        for arcname, data in (("PKG-INFO", _metadata(p).encode()), ("LICENSE", _license())):
+            if arcname == "LICENSE" and (ROOT / "LICENSE").is_file():
+                continue  # an sdist rebuilt from an sdist has it already
+            ti = tarfile.TarInfo(f"{base}/{arcname}")
+            ti.size = len(data)
+            tar.addfile(ti, io.BytesIO(data))
     return name

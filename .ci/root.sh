@@ -30,7 +30,14 @@ root_create() {
 	if [ ! -e "/usr/share/debootstrap/scripts/$base" ]; then
 		script=(/usr/share/debootstrap/scripts/sid)
 	fi
-	debootstrap --variant=minbase "$base" "$ROOT" http://deb.debian.org/debian "${script[@]}" \
+	# the mirrors this host's apt sources name (or SESSION_APT_MIRROR and
+	# SESSION_APT_SECURITY_MIRROR): none is written here
+	local mirrors mirror security
+	mirrors=$(python3 scripts/apt-mirror) || return 1
+	mirror=$(sed -n 1p <<<"$mirrors")
+	security=$(sed -n 2p <<<"$mirrors")
+	echo "== $suite: from $mirror${security:+ and $security}"
+	debootstrap --variant=minbase "$base" "$ROOT" "$mirror" "${script[@]}" \
 		>"$ROOT.debootstrap.log" 2>&1 || { cat "$ROOT.debootstrap.log"; return 1; }
 	rm -f "$ROOT.debootstrap.log"
 	# testing's Release file may read as expired; no service may start
@@ -41,14 +48,14 @@ root_create() {
 	# a stable release, as installed: with its security and updates suites
 	case $suite in
 	bookworm | trixie)
-		cat >"$ROOT/etc/apt/sources.list.d/stable-updates.list" <<-LIST
-			deb http://deb.debian.org/debian $suite-updates main
-			deb http://deb.debian.org/debian-security $suite-security main
-		LIST
+		echo "deb $mirror $suite-updates main" >"$ROOT/etc/apt/sources.list.d/stable-updates.list"
+		if [ -n "$security" ]; then
+			echo "deb $security $suite-security main" >>"$ROOT/etc/apt/sources.list.d/stable-updates.list"
+		fi
 		;;
 	esac
 	if [ "$suite" = experimental ]; then
-		echo 'deb http://deb.debian.org/debian experimental main' \
+		echo "deb $mirror experimental main" \
 			>"$ROOT/etc/apt/sources.list.d/experimental.list"
 	fi
 	mount -t proc proc "$ROOT/proc"

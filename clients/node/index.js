@@ -114,6 +114,28 @@ function parseCookies(header) {
 }
 
 /* The SQL of the calls sent one at a time, schema-qualified when asked. */
+const CLIENT_VERSION = require('./package.json').version;
+/* what this client calls: session_merge(token, patch, remove) and session_set_idle_timeout */
+const NEEDS = { session: [1, 4], session_proxy: [1, 1] };
+const VERSION_SQL = `SELECT extname, extversion FROM pg_catalog.pg_extension
+  WHERE extname OPERATOR(pg_catalog.=) ANY ('{session,session_proxy}'::text[])`;
+
+/* What is wrong with the extensions a database has (rows of VERSION_SQL), or null. */
+function versionProblem(rows) {
+  const found = rows.map((r) => {
+    const v = String(r.extversion).split('.').map(Number);
+    const need = NEEDS[r.extname];
+    const ok = v[0] > need[0] || (v[0] === need[0] && v[1] >= need[1]);
+    return { ok, text: `${r.extname} ${r.extversion} (needs ${need.join('.')} or newer)` };
+  });
+  if (found.some((f) => f.ok)) return null;
+  if (found.length === 0) {
+    return 'this database has neither the session extension nor the session_proxy router (CREATE EXTENSION session)';
+  }
+  return `this database's extension is too old: ${found.map((f) => f.text).join(', ')}; ` +
+    'run ALTER EXTENSION ... UPDATE (see CHANGELOG.md)';
+}
+
 function statements(schema) {
   const s = schema ? ident(schema) : '';
   return {
@@ -527,7 +549,28 @@ class Context {
     });
   }
 
+  /*
+   * The first call on this pool checks that the database has an extension
+   * this client can speak to, once (a failed check is tried again at the
+   * next call): otherwise a too-old extension shows up later, in some
+   * request, as "function ... does not exist".
+   */
+  checkVersion() {
+    if (!this.versionChecked) {
+      this.versionChecked = this.run(VERSION_SQL).then(versionProblem).then((problem) => {
+        if (problem) throw new SessionStoreError(`session-express ${CLIENT_VERSION}: ${problem}`, { code: 'ESESSIONVERSION' });
+      });
+      this.versionChecked.catch(() => { this.versionChecked = null; });
+    }
+    return this.versionChecked;
+  }
+
   async query(text, params) {
+    await this.checkVersion();
+    return this.run(text, params);
+  }
+
+  async run(text, params) {
     let timer;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new SessionStoreError(

@@ -4,13 +4,14 @@
 // honoured or refused at start-up, the middleware outside Express (plain
 // http, Connect-style), a handler that goes on after res.end(), a pool
 // whose idle connection the database ends, passport's user objects, a
-// save() not awaited, and a null value.
+// save() not awaited, a null value, and a database whose extension is too
+// old for this client.
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const request = require('supertest');
 const express = require('express');
-const { useServer } = require('./server');
+const { useServer, REQUEST_FUNCTIONS } = require('./server');
 const session = require('..');
 
 let server;
@@ -263,5 +264,31 @@ describe('writes', () => {
     await request(a).post('/set').set('Cookie', pair(res)).send({ more: null });
     await request(a).post('/unset').set('Cookie', pair(res));
     assert.deepEqual((await request(a).get('/get').set('Cookie', pair(res))).body, { keep: null, more: null });
+  });
+});
+
+describe('the extension version', () => {
+  it('fails the first call with an error naming the version found and the one needed, until it is updated', async () => {
+    server.psql('CREATE DATABASE oldext');
+    server.psql(`CREATE EXTENSION session VERSION '1.3'`, 'oldext');
+    const a = app({ pool: server.pool({ database: 'oldext' }) });
+    let res = await request(a).post('/set').send({ n: 1 });
+    assert.equal(res.status, 500);
+    assert.equal(res.body.code, 'ESESSIONVERSION');
+    assert.match(res.body.error, /session 1\.3 \(needs 1\.4 or newer\).*ALTER EXTENSION/);
+    assert.equal(Number(server.psql('SELECT count(*) FROM session_internal.sessions', 'oldext')), 0);
+    server.psql(`ALTER EXTENSION session UPDATE; GRANT EXECUTE ON FUNCTION ${REQUEST_FUNCTIONS} TO app`, 'oldext');
+    res = await request(a).post('/set').send({ n: 1 });
+    assert.equal(res.status, 200, 'the check is made again after a failure');
+    assert.equal(Number(server.psql('SELECT count(*) FROM session_internal.sessions', 'oldext')), 1);
+  });
+
+  it('says so when the database has no session extension at all', async () => {
+    server.psql('CREATE DATABASE noext');
+    const a = app({ pool: server.pool({ database: 'noext' }) });
+    const res = await request(a).get('/get').set('Cookie', 'sid=abc.def');
+    assert.equal(res.status, 500);
+    assert.equal(res.body.code, 'ESESSIONVERSION');
+    assert.match(res.body.error, /neither the session extension nor the session_proxy router/);
   });
 });

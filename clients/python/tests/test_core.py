@@ -109,3 +109,32 @@ def test_async(server):
             assert await aio.prune(owner) >= 0
 
     asyncio.run(main())
+
+
+def test_an_extension_too_old_is_named_at_the_first_call(server):
+    """A database at 1.3 fails the first call with both versions named and
+    writes nothing; once updated the same connection works (a failed check
+    is made again); a database without the extension says so."""
+    from conftest import REQUEST_FUNCTIONS
+
+    server.psql("CREATE DATABASE pyoldext")
+    server.psql("CREATE EXTENSION session VERSION '1.3'", "pyoldext")
+    with psycopg.connect(server.conninfo(db="pyoldext"), autocommit=True) as c:
+        with pytest.raises(pgsession.ExtensionVersionError,
+                           match=r"session 1\.3 \(needs 1\.4 or newer\).*ALTER EXTENSION"):
+            pgsession.create(c, "old")
+        assert server.psql("SELECT count(*) FROM session_internal.sessions", "pyoldext") == "0"
+        server.psql(f"ALTER EXTENSION session UPDATE; GRANT EXECUTE ON FUNCTION {REQUEST_FUNCTIONS} TO app",
+                    "pyoldext")
+        assert pgsession.touch(c, pgsession.create(c, "new")).user_id == "new"
+
+    server.psql("CREATE DATABASE pynoext")
+    with psycopg.connect(server.conninfo(db="pynoext"), autocommit=True) as c:
+        with pytest.raises(pgsession.ExtensionVersionError, match="neither the session extension"):
+            pgsession.touch(c, "x")
+
+    async def on_async():
+        async with await psycopg.AsyncConnection.connect(server.conninfo(db="pynoext"), autocommit=True) as c:
+            with pytest.raises(pgsession.ExtensionVersionError, match="neither the session extension"):
+                await aio.touch(c, "x")
+    asyncio.run(on_async())

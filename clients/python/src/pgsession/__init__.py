@@ -11,6 +11,7 @@ pgsession.django and pgsession.flask.
 """
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
@@ -18,10 +19,10 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 import psycopg
 
 from . import _sql
-from ._sql import Session, SessionInfo
+from ._sql import ExtensionVersionError, Session, SessionInfo
 
 __all__ = [
-    "Session", "SessionInfo", "create", "touch", "get", "regenerate", "set",
+    "ExtensionVersionError", "Session", "SessionInfo", "create", "touch", "get", "regenerate", "set",
     "merge", "set_idle_timeout", "destroy", "destroy_user", "list_sessions", "prune",
 ]
 __version__ = "1.3.0"
@@ -34,13 +35,33 @@ except ImportError:  # the pool is optional
 Target = Union["psycopg.Connection[Any]", "ConnectionPool"]
 
 
+# Connections and pools whose database has an extension this client can
+# speak to: checked at the first call on each (a failed check is made
+# again at the next call), so that a too-old extension is an
+# ExtensionVersionError naming both versions, not a later "function does
+# not exist".
+_checked: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def _check_version(target: Target, cur: "psycopg.Cursor[Any]") -> None:
+    if target in _checked:
+        return
+    cur.execute(_sql.VERSIONS)
+    problem = _sql.version_problem(cur.fetchall(), __version__)
+    if problem is not None:
+        raise problem
+    _checked.add(target)
+
+
 @contextmanager
 def _cursor(target: Target) -> Iterator["psycopg.Cursor[Any]"]:
     if ConnectionPool is not None and isinstance(target, ConnectionPool):
         with target.connection() as conn, conn.cursor() as cur:
+            _check_version(target, cur)
             yield cur
     else:
         with target.cursor() as cur:  # type: ignore[union-attr]
+            _check_version(target, cur)
             yield cur
 
 

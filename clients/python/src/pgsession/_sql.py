@@ -11,6 +11,34 @@ from typing import Any, Mapping, Optional, Sequence
 
 ROW = "user_id, data, created_at, expires_at, absolute_expires_at"
 
+# What this client calls needs session 1.4 (session_merge with removals,
+# session_set_idle_timeout), or session_proxy 1.1 on a router.
+NEEDS = {"session": (1, 4), "session_proxy": (1, 1)}
+VERSIONS = ("SELECT extname, extversion FROM pg_catalog.pg_extension"
+            " WHERE extname OPERATOR(pg_catalog.=) ANY ('{session,session_proxy}'::text[])")
+
+
+class ExtensionVersionError(RuntimeError):
+    """The database has no session extension, or one too old for this client."""
+
+
+def version_problem(rows: Sequence[Sequence[Any]], client: str) -> Optional[ExtensionVersionError]:
+    """What is wrong with the extensions a database has (rows of VERSIONS), or None."""
+    found = []
+    for name, version in rows:
+        need = NEEDS[name]
+        have = tuple(int(p) for p in str(version).split("."))
+        if have >= need:
+            return None
+        found.append(f"{name} {version} (needs {need[0]}.{need[1]} or newer)")
+    if not found:
+        return ExtensionVersionError(
+            f"pgsession {client}: this database has neither the session extension nor the "
+            "session_proxy router (CREATE EXTENSION session)")
+    return ExtensionVersionError(
+        f"pgsession {client}: this database's extension is too old: {', '.join(found)}; "
+        "run ALTER EXTENSION ... UPDATE (see CHANGELOG.md)")
+
 CREATE = "SELECT session_create(%s, %s::jsonb, %s::interval, %s::interval)"
 TOUCH = f"SELECT {ROW} FROM session_touch(%s)"
 GET = f"SELECT {ROW} FROM session_get(%s)"

@@ -3,13 +3,14 @@ AsyncConnection or AsyncConnectionPool: the same names, arguments and
 results, awaited."""
 from __future__ import annotations
 
+import weakref
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Union
 
 import psycopg
 
-from . import _sql
+from . import __version__, _sql
 from ._sql import Session, SessionInfo
 
 try:
@@ -20,13 +21,29 @@ except ImportError:
 Target = Union["psycopg.AsyncConnection[Any]", "AsyncConnectionPool"]
 
 
+_checked: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+async def _check_version(target: Target, cur: "psycopg.AsyncCursor[Any]") -> None:
+    """As pgsession's: the extension's version, at the first call on target."""
+    if target in _checked:
+        return
+    await cur.execute(_sql.VERSIONS)
+    problem = _sql.version_problem(await cur.fetchall(), __version__)
+    if problem is not None:
+        raise problem
+    _checked.add(target)
+
+
 @asynccontextmanager
 async def _cursor(target: Target) -> AsyncIterator["psycopg.AsyncCursor[Any]"]:
     if AsyncConnectionPool is not None and isinstance(target, AsyncConnectionPool):
         async with target.connection() as conn, conn.cursor() as cur:
+            await _check_version(target, cur)
             yield cur
     else:
         async with target.cursor() as cur:  # type: ignore[union-attr]
+            await _check_version(target, cur)
             yield cur
 
 

@@ -34,7 +34,7 @@ from django.contrib.sessions.backends.base import SessionBase, UpdateError
 from django.db import connections
 from django.utils import timezone
 
-from . import _sql
+from . import __version__, _sql
 
 USER_KEY = "_auth_user_id"
 EXPIRY_KEY = "_session_expiry"
@@ -44,8 +44,20 @@ def _connection() -> Any:
     return connections[getattr(settings, "PGSESSION_DATABASE", "default")]
 
 
+# The database aliases whose extension is known to be new enough; checked
+# at the first call on each (again after a failed check).
+_checked: set[str] = set()
+
+
 def _fetch(sql: str, params: tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
-    with _connection().cursor() as cur:
+    conn = _connection()
+    with conn.cursor() as cur:
+        if conn.alias not in _checked:
+            cur.execute(_sql.VERSIONS)
+            problem = _sql.version_problem(cur.fetchall(), __version__)
+            if problem is not None:
+                raise problem
+            _checked.add(conn.alias)
         cur.execute(sql, params)
         return cur.fetchone()
 

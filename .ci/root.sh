@@ -45,6 +45,12 @@ root_create() {
 	printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 	chmod +x "$ROOT/usr/sbin/policy-rc.d"
 	cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+	# the certificate authorities the host adds to Debian's (a TLS proxy's,
+	# as CI farms run): a root that installs ca-certificates trusts them too
+	if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+		mkdir -p "$ROOT/usr/local/share/ca-certificates"
+		cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+	fi
 	# a stable release, as installed: with its security and updates suites
 	case $suite in
 	bookworm | trixie)

@@ -100,7 +100,20 @@ SELECT p.oid::regprocedure AS function, has_function_privilege('session_upgrade_
 FROM pg_proc p WHERE p.proname IN ('session_merge', 'session_set_idle_timeout') ORDER BY 1;
 SELECT user_id FROM session_touch(:'tok');
 
--- a fresh install at 1.4 has the same result types and the same keys table
+-- 1.4 to 1.5: session_bind and its readers, not granted to PUBLIC; every
+-- session kept, and a session made before binds
+SELECT count(*) AS sessions_before FROM session_internal.sessions \gset
+ALTER EXTENSION session UPDATE TO '1.5';
+SELECT extversion FROM pg_extension WHERE extname = 'session';
+SELECT count(*) = :sessions_before AS every_session_kept FROM session_internal.sessions;
+BEGIN;
+SELECT user_id FROM session_bind(:'tok');
+SELECT session_bound_user();
+COMMIT;
+SELECT p.oid::regprocedure AS function, has_function_privilege('session_upgrade_app', p.oid, 'EXECUTE') AS app_may
+FROM pg_proc p WHERE p.proname LIKE 'session_b%' ORDER BY 1;
+
+-- a fresh install at 1.5 has the same result types and the same keys table
 \c :regression_db
 SELECT pg_get_function_result('session_touch(text)'::regprocedure) AS touch,
        pg_get_function_result('session_get(text)'::regprocedure) AS get;

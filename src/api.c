@@ -23,6 +23,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "bind.h"
 #include "keys.h"
 #include "owner.h"
 #include "settings.h"
@@ -225,9 +226,12 @@ emit_record(FunctionCallInfo fcinfo, const SessionRecord *rec)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
-/* session_touch and session_get: zero rows or one. */
+/*
+ * session_touch, session_get and session_bind: zero rows or one.  With bind,
+ * the session found (or none) becomes the transaction's bound session.
+ */
 static Datum
-lookup(FunctionCallInfo fcinfo, bool extend)
+lookup(FunctionCallInfo fcinfo, bool extend, bool bind)
 {
 	uint8		hash[SESSION_HASH_BYTES];
 	SessionRecord rec;
@@ -237,7 +241,11 @@ lookup(FunctionCallInfo fcinfo, bool extend)
 	if (extend)
 		session_count(SC_TOUCHES, 1);
 	if (!verified_token(fcinfo, 0, hash))
+	{
+		if (bind)
+			session_bind_set(NULL);
 		return (Datum) 0;
+	}
 
 	if (extend)
 		result = session_store_touch(hash, request_time(), &rec);
@@ -245,6 +253,9 @@ lookup(FunctionCallInfo fcinfo, bool extend)
 		result = session_store_get(hash, request_time(), &rec);
 	if (result == LOOKUP_READ || result == LOOKUP_WROTE)
 		emit_record(fcinfo, &rec);
+	if (bind)
+		session_bind_set(result == LOOKUP_READ || result == LOOKUP_WROTE ?
+						 &rec : NULL);
 
 	if (result == LOOKUP_EXPIRED)
 		session_count(SC_EXPIRED_TOKENS, 1);
@@ -293,14 +304,21 @@ PG_FUNCTION_INFO_V1(session_touch);
 Datum
 session_touch(PG_FUNCTION_ARGS)
 {
-	return lookup(fcinfo, true);
+	return lookup(fcinfo, true, false);
+}
+
+PG_FUNCTION_INFO_V1(session_bind);
+Datum
+session_bind(PG_FUNCTION_ARGS)
+{
+	return lookup(fcinfo, true, true);
 }
 
 PG_FUNCTION_INFO_V1(session_get);
 Datum
 session_get(PG_FUNCTION_ARGS)
 {
-	return lookup(fcinfo, false);
+	return lookup(fcinfo, false, false);
 }
 
 PG_FUNCTION_INFO_V1(session_regenerate);

@@ -9,6 +9,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "bind.h"
 #include "settings.h"
 #include "shmem.h"
 #include "stats.h"
@@ -24,6 +25,7 @@ _PG_init(void)
 {
 	session_settings_define();
 	session_touch_commit_init();
+	session_bind_init();
 
 	/* shared memory and the worker exist only when preloaded */
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)

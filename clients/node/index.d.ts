@@ -104,6 +104,14 @@ declare namespace sessionExpress {
     destroy(callback: (err?: unknown) => void): void;
     reload(): Promise<void>;
     reload(callback: (err?: unknown) => void): void;
+    /**
+     * fn(client) in one transaction with this session bound to it
+     * (session_bind, extension 1.5), for row-level security policies that
+     * read session_bound_user(); resolves to fn's result after COMMIT.
+     * Needs a pool with connect() (a pg Pool).  Rejects with code
+     * ESESSIONUNBOUND when no session is stored or it ended.
+     */
+    withDatabase<T>(fn: (client: Queryable) => Promise<T> | T): Promise<T>;
     touch(): this;
   }
 

@@ -140,6 +140,7 @@ function statements(schema) {
   const s = schema ? ident(schema) : '';
   return {
     regenerate: `SELECT t AS token FROM ${s}session_regenerate($1, $2) AS t`,
+    bind: `SELECT user_id FROM ${s}session_bind($1)`,
     setIdle: `SELECT ${s}session_set_idle_timeout($1, $2::interval) AS expires_at`,
     destroy: `SELECT ${s}session_destroy($1) AS ended`,
     destroyUser: `SELECT ${s}session_destroy_user($1, $2) AS ended`,
@@ -379,6 +380,17 @@ class Session {
 
   reload(cb) {
     return callbackify(this[STATE].ctx.reload(this[STATE].req), cb);
+  }
+
+  /*
+   * fn(client) in one transaction on a client of the pool, with this
+   * session bound to it (session_bind, extension 1.5), so that row-level
+   * security policies reading session_bound_user() see this session's
+   * user: resolves to what fn resolves to, after COMMIT; an error rolls
+   * back and rejects with it.
+   */
+  withDatabase(fn) {
+    return this[STATE].ctx.withDatabase(this[STATE], fn);
   }
 }
 
@@ -732,6 +744,49 @@ class Context {
     delete req.session;
     /* the response still needs the state for its cookie */
     req[STATE] = state;
+  }
+
+  async withDatabase(state, fn) {
+    if (typeof fn !== 'function') {
+      throw new TypeError('session-express: withDatabase(fn) takes a function of a pg client');
+    }
+    if (typeof this.pool.connect !== 'function') {
+      throw new TypeError('session-express: withDatabase needs a pool with connect() (a pg Pool)');
+    }
+    if (!state.token || state.destroyed) {
+      throw new SessionStoreError('session-express: withDatabase needs a stored session (none is stored yet, or it ended)',
+        { code: 'ESESSIONUNBOUND' });
+    }
+    await this.checkVersion();
+    const client = await this.pool.connect();
+    let broken;
+    try {
+      await client.query('BEGIN');
+      let rows;
+      try {
+        ({ rows } = await client.query(this.sql.bind, [state.token]));
+      } catch (err) {
+        if (err.code !== '42883') throw err;
+        throw new SessionStoreError(`session-express: withDatabase needs the session extension 1.5 or newer (${err.message})`,
+          { cause: err, code: 'ESESSIONVERSION' });
+      }
+      if (rows.length === 0) {
+        throw new SessionStoreError('session-express: the session ended (expired or destroyed) before withDatabase',
+          { code: 'ESESSIONUNBOUND' });
+      }
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (e) {
+        broken = e;
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async reload(req) {

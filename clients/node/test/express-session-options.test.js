@@ -271,16 +271,29 @@ describe('the extension version', () => {
   it('fails the first call with an error naming the version found and the one needed, until it is updated', async () => {
     server.psql('CREATE DATABASE oldext');
     server.psql(`CREATE EXTENSION session VERSION '1.3'`, 'oldext');
-    const a = app({ pool: server.pool({ database: 'oldext' }) });
+    const a = app({ pool: server.pool({ database: 'oldext' }) }, (r) => {
+      r.get('/bound', async (req, res, next) => {
+        try {
+          res.json(await req.session.withDatabase(() => 'bound'));
+        } catch (err) {
+          next(err);
+        }
+      });
+    });
     let res = await request(a).post('/set').send({ n: 1 });
     assert.equal(res.status, 500);
     assert.equal(res.body.code, 'ESESSIONVERSION');
     assert.match(res.body.error, /session 1\.3 \(needs 1\.4 or newer\).*ALTER EXTENSION/);
     assert.equal(Number(server.psql('SELECT count(*) FROM session_internal.sessions', 'oldext')), 0);
-    server.psql(`ALTER EXTENSION session UPDATE; GRANT EXECUTE ON FUNCTION ${REQUEST_FUNCTIONS} TO app`, 'oldext');
+    server.psql(`ALTER EXTENSION session UPDATE TO '1.4'; GRANT EXECUTE ON FUNCTION ${REQUEST_FUNCTIONS} TO app`, 'oldext');
     res = await request(a).post('/set').send({ n: 1 });
     assert.equal(res.status, 200, 'the check is made again after a failure');
     assert.equal(Number(server.psql('SELECT count(*) FROM session_internal.sessions', 'oldext')), 1);
+    // withDatabase needs 1.5 (session_bind)
+    res = await request(a).get('/bound').set('Cookie', pair(res));
+    assert.equal(res.status, 500);
+    assert.equal(res.body.code, 'ESESSIONVERSION');
+    assert.match(res.body.error, /1\.5 or newer/);
   });
 
   it('says so when the database has no session extension at all', async () => {

@@ -1,5 +1,6 @@
 """The Django project of tests/test_django.py: its URLs and views."""
 from django.contrib.auth import authenticate, login, logout
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
@@ -44,7 +45,21 @@ def set_none_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+def notes_view(request: HttpRequest) -> JsonResponse:
+    """The user's notes, by row-level security: the query has no WHERE."""
+    from pgsession import SessionNotBound
+    from pgsession.django import bound
+
+    try:
+        with bound(request), connection.cursor() as cur:
+            cur.execute("SELECT body FROM notes ORDER BY body")
+            return JsonResponse({"notes": [r[0] for r in cur.fetchall()]})
+    except SessionNotBound:
+        return JsonResponse({"error": "Unauthorized"}, status=401)
+
+
 urlpatterns = [
+    path("notes", notes_view),
     path("login", login_view),
     path("me", me),
     path("logout", logout_view),

@@ -124,9 +124,14 @@ def test_an_extension_too_old_is_named_at_the_first_call(server):
                            match=r"session 1\.3 \(needs 1\.4 or newer\).*ALTER EXTENSION"):
             pgsession.create(c, "old")
         assert server.psql("SELECT count(*) FROM session_internal.sessions", "pyoldext") == "0"
-        server.psql(f"ALTER EXTENSION session UPDATE; GRANT EXECUTE ON FUNCTION {REQUEST_FUNCTIONS} TO app",
+        server.psql(f"ALTER EXTENSION session UPDATE TO '1.4'; GRANT EXECUTE ON FUNCTION {REQUEST_FUNCTIONS} TO app",
                     "pyoldext")
-        assert pgsession.touch(c, pgsession.create(c, "new")).user_id == "new"
+        tok = pgsession.create(c, "new")
+        assert pgsession.touch(c, tok).user_id == "new"
+        # bound() needs 1.5 (session_bind)
+        with pytest.raises(pgsession.ExtensionVersionError, match=r"1\.5 or newer"):
+            with pgsession.bound(c, tok):
+                pass
 
     server.psql("CREATE DATABASE pynoext")
     with psycopg.connect(server.conninfo(db="pynoext"), autocommit=True) as c:

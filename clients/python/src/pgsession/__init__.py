@@ -19,13 +19,13 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 import psycopg
 
 from . import _sql
-from ._sql import ExtensionVersionError, Session, SessionInfo
+from ._sql import ExtensionVersionError, Session, SessionInfo, SessionNotBound
 
 __all__ = [
-    "ExtensionVersionError", "Session", "SessionInfo", "create", "touch", "get", "regenerate", "set",
+    "ExtensionVersionError", "Session", "SessionInfo", "SessionNotBound", "bound", "create", "touch", "get", "regenerate", "set",
     "merge", "set_idle_timeout", "destroy", "destroy_user", "list_sessions", "prune",
 ]
-__version__ = "1.3.0"
+__version__ = "1.4.0"
 
 try:
     from psycopg_pool import ConnectionPool
@@ -160,3 +160,28 @@ def prune(target: Target) -> int:
 
 list = list_sessions  # noqa: A001  (the SQL function's name)
 __all__.append("list")
+
+
+@contextmanager
+def bound(target: Target, token: Optional[str]) -> Iterator["psycopg.Connection[Any]"]:
+    """A transaction with the token's session bound to it (session_bind,
+    extension 1.5), for row-level security policies that read
+    session_bound_user(): yields the connection (target itself, or one
+    taken from the pool); commits when the block ends, rolls back on an
+    exception.  SessionNotBound, with nothing bound, when the token names
+    no live session."""
+    if ConnectionPool is not None and isinstance(target, ConnectionPool):
+        with target.connection() as conn, bound(conn, token) as c:
+            yield c
+        return
+    conn = target
+    with conn.transaction():  # type: ignore[union-attr]
+        with conn.cursor() as cur:  # type: ignore[union-attr]
+            _check_version(conn, cur)
+            try:
+                cur.execute(_sql.BIND, (token,))
+            except psycopg.Error as err:
+                raise _sql.bind_error(err) from err
+            if cur.fetchone() is None:
+                raise SessionNotBound("the session is not live (expired, destroyed, or not a token): nothing bound")
+        yield conn  # type: ignore[misc]

@@ -22,6 +22,19 @@ class ExtensionVersionError(RuntimeError):
     """The database has no session extension, or one too old for this client."""
 
 
+class SessionNotBound(LookupError):
+    """bound(): the token names no live session (expired, destroyed, forged,
+    or none), so nothing was bound and the transaction was rolled back."""
+
+
+def bind_error(err: Exception) -> Exception:
+    """What an error from session_bind means: a database without it (before
+    1.5) is an ExtensionVersionError; anything else is itself."""
+    if getattr(err, "sqlstate", None) == "42883":
+        return ExtensionVersionError(f"bound() needs the session extension 1.5 or newer (session_bind): {err}")
+    return err
+
+
 def version_problem(rows: Sequence[Sequence[Any]], client: str) -> Optional[ExtensionVersionError]:
     """What is wrong with the extensions a database has (rows of VERSIONS), or None."""
     found = []
@@ -41,6 +54,7 @@ def version_problem(rows: Sequence[Sequence[Any]], client: str) -> Optional[Exte
 
 CREATE = "SELECT session_create(%s, %s::jsonb, %s::interval, %s::interval)"
 TOUCH = f"SELECT {ROW} FROM session_touch(%s)"
+BIND = f"SELECT {ROW} FROM session_bind(%s)"
 GET = f"SELECT {ROW} FROM session_get(%s)"
 REGENERATE = "SELECT session_regenerate(%s, %s)"
 SET = "SELECT session_set(%s, %s::jsonb)"

@@ -116,3 +116,24 @@ async def prune(target: Target) -> int:
 
 
 list = list_sessions  # noqa: A001
+
+
+@asynccontextmanager
+async def bound(target: Target, token: Optional[str]) -> AsyncIterator["psycopg.AsyncConnection[Any]"]:
+    """As pgsession.bound, on an AsyncConnection or AsyncConnectionPool."""
+    if AsyncConnectionPool is not None and isinstance(target, AsyncConnectionPool):
+        async with target.connection() as conn, bound(conn, token) as c:
+            yield c
+        return
+    conn = target
+    async with conn.transaction():  # type: ignore[union-attr]
+        async with conn.cursor() as cur:  # type: ignore[union-attr]
+            await _check_version(conn, cur)
+            try:
+                await cur.execute(_sql.BIND, (token,))
+            except psycopg.Error as err:
+                raise _sql.bind_error(err) from err
+            if await cur.fetchone() is None:
+                raise _sql.SessionNotBound(
+                    "the session is not live (expired, destroyed, or not a token): nothing bound")
+        yield conn  # type: ignore[misc]

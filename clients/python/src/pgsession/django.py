@@ -21,17 +21,24 @@ its session ended elsewhere raises UpdateError (Django answers
 SessionInterrupted), whether or not it changed anything: it is never
 brought back.  Values are stored as JSON (jsonb), as Django's default
 JSONSerializer would; set_expiry's datetime is kept as an ISO string.
+
+bound(request) is a transaction (transaction.atomic) on that connection
+with the request's session bound (session_bind, extension 1.5), for
+row-level security policies that read session_bound_user(): queries of the
+ORM or a cursor on that database inside the block see it.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase, UpdateError
-from django.db import connections
+from django.db import connections, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from . import __version__, _sql
@@ -49,15 +56,19 @@ def _connection() -> Any:
 _checked: set[str] = set()
 
 
+def _check_version(conn: Any, cur: Any) -> None:
+    if conn.alias not in _checked:
+        cur.execute(_sql.VERSIONS)
+        problem = _sql.version_problem(cur.fetchall(), __version__)
+        if problem is not None:
+            raise problem
+        _checked.add(conn.alias)
+
+
 def _fetch(sql: str, params: tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
     conn = _connection()
     with conn.cursor() as cur:
-        if conn.alias not in _checked:
-            cur.execute(_sql.VERSIONS)
-            problem = _sql.version_problem(cur.fetchall(), __version__)
-            if problem is not None:
-                raise problem
-            _checked.add(conn.alias)
+        _check_version(conn, cur)
         cur.execute(sql, params)
         return cur.fetchone()
 
@@ -222,3 +233,22 @@ class SessionStore(SessionBase):
         if ends is None:
             return super().get_expiry_age(**kwargs)
         return max(0, int((_aware(ends) - datetime.now(dt_timezone.utc)).total_seconds()))
+
+
+@contextmanager
+def bound(request: HttpRequest) -> Iterator[None]:
+    """A transaction on the sessions' database with request.session bound
+    to it; commits when the block ends, rolls back on an exception.
+    pgsession.SessionNotBound, with nothing bound, when the request has no
+    live stored session."""
+    conn = _connection()
+    with transaction.atomic(using=conn.alias):
+        with conn.cursor() as cur:
+            _check_version(conn, cur)
+            try:
+                cur.execute(_sql.BIND, (request.session.session_key,))
+            except Exception as err:
+                raise _sql.bind_error(err.__cause__ or err) from err
+            if cur.fetchone() is None:
+                raise _sql.SessionNotBound("the request has no live stored session: nothing bound")
+        yield

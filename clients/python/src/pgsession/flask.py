@@ -29,15 +29,16 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, session
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession
 from flask.sessions import SessionInterface as _Base
 
 from . import _sql
-from . import _create_row, _regenerate_row, destroy, merge, set_idle_timeout, touch
+from . import Target, _create_row, _regenerate_row, bound as _bound, destroy, merge, set_idle_timeout, touch
 
 _tags = TaggedJSONSerializer()
 PERMANENT_KEY = "_permanent"
@@ -163,3 +164,18 @@ class SessionInterface(_Base):
         elif session.stale_cookie:
             response.delete_cookie(name, **attrs)  # type: ignore[arg-type]
             response.vary.add("Cookie")
+
+
+@contextmanager
+def bound(target: Target) -> Iterator[Any]:
+    """In a request: a transaction on target (a psycopg Connection or pool)
+    with this request's session bound to it (session_bind, extension 1.5),
+    for row-level security policies that read session_bound_user(); yields
+    the connection, as pgsession.bound.  pgsession.SessionNotBound when the
+    request has no live stored session (a session is stored at the end of
+    the request that first sets something in it)."""
+    token = getattr(session, "token", None)
+    if token is None:
+        raise _sql.SessionNotBound("the request has no stored session: nothing bound")
+    with _bound(target, token) as conn:
+        yield conn

@@ -8,7 +8,8 @@
 
 CREATE ROLE regress_bind_app NOLOGIN;
 GRANT EXECUTE ON FUNCTION session_create(text, jsonb, interval, interval),
-    session_bind(text), session_bound_user(), session_bound_data(), session_destroy(text)
+    session_bind(text), session_bound_user(), session_bound_data(), session_destroy(text),
+    session_postgrest_pre_request(text, text)
 TO regress_bind_app;
 
 CREATE TABLE notes (id serial PRIMARY KEY, owner text NOT NULL, body text);
@@ -175,6 +176,39 @@ SELECT proname, provolatile, proparallel FROM pg_proc
 WHERE proname IN ('session_bind', 'session_bound_user', 'session_bound_data')
   AND pronamespace = 'public'::regnamespace ORDER BY 1;
 
+-- PostgREST's db-pre-request hook, with the settings as PostgREST sets
+-- them (PostgREST itself is not installed here): request.cookies, JSON of
+-- the request's cookies, in; response.headers, a JSON array of objects,
+-- out, appended to.
+BEGIN;
+SELECT set_config('request.cookies', json_build_object('theme', 'dark', 'sid', :'bob')::text, true) IS NOT NULL AS cookies_set;
+SELECT set_config('response.headers', '[{"Cache-Control": "no-store"}]', true);
+SELECT session_postgrest_pre_request();
+SELECT session_bound_user();
+SELECT count(*), min(owner), max(owner) FROM notes;
+SELECT jsonb_array_length(current_setting('response.headers')::jsonb) AS headers,
+       current_setting('response.headers')::jsonb -> 0 AS kept,
+       (current_setting('response.headers')::jsonb -> 1 ->> 'Set-Cookie')
+           ~ ('^sid=' || :'bob' || '; Max-Age=60[0-9]{4}; Path=/; HttpOnly; Secure; SameSite=Lax$') AS cookie_sent;
+COMMIT;
+-- a cookie of another name, and attributes of its own
+BEGIN;
+SELECT set_config('request.cookies', json_build_object('app_sid', :'bob')::text, true) IS NOT NULL AS cookies_set;
+SELECT session_postgrest_pre_request('app_sid', 'Path=/api; HttpOnly');
+SELECT split_part(current_setting('response.headers')::jsonb -> 0 ->> 'Set-Cookie', ';', 3) AS attribute;
+COMMIT;
+-- a forged cookie, or none: nothing bound, no header
+BEGIN;
+SELECT set_config('request.cookies', json_build_object('sid', :'forged')::text, true) IS NOT NULL AS cookies_set;
+SELECT session_postgrest_pre_request();
+SELECT session_bound_user(), current_setting('response.headers', true) AS headers;
+COMMIT;
+BEGIN;
+SELECT set_config('request.cookies', '{}', true);
+SELECT session_postgrest_pre_request();
+SELECT session_bound_user(), current_setting('response.headers', true) AS headers;
+COMMIT;
+
 RESET ROLE;
 -- Only what was granted: a role without EXECUTE cannot bind or read.
 CREATE ROLE regress_bind_other NOLOGIN;
@@ -187,6 +221,7 @@ DROP SCHEMA regress_bind_planted CASCADE;
 DROP TABLE notes;
 DROP ROLE regress_bind_other;
 REVOKE ALL ON FUNCTION session_create(text, jsonb, interval, interval),
-    session_bind(text), session_bound_user(), session_bound_data(), session_destroy(text)
+    session_bind(text), session_bound_user(), session_bound_data(), session_destroy(text),
+    session_postgrest_pre_request(text, text)
 FROM regress_bind_app;
 DROP ROLE regress_bind_app;

@@ -49,7 +49,9 @@ SELECT has_table_privilege('public', 'session_stats', 'SELECT') AS public_reads_
 
 -- No function is SECURITY DEFINER or carries settings: the request path
 -- reads through the index directly, and the SQL the extension issues runs
--- as its owner, switched in C (src/owner.c).
+-- as its owner, switched in C (src/owner.c).  The one PL/pgSQL function,
+-- PostgREST's hook, pins its own search_path (it runs as its caller) so
+-- that no operator it uses can be planted.
 SELECT p.proname, p.prosecdef, p.proconfig
 FROM pg_proc p
 WHERE p.pronamespace = 'public'::regnamespace AND p.proname LIKE 'session%'

@@ -26,7 +26,7 @@ FROM PUBLIC;
 
 -- session_list oldest first, as on one server: PL/Proxy gives each shard's
 -- rows in turn, so the plproxy call moves to session_proxy_internal.list and
--- session_list orders what it returns.  Whoever could list still can.
+-- session_list orders what it returns.
 CREATE FUNCTION session_proxy_internal.list(user_id text)
 RETURNS TABLE (created_at timestamptz, expires_at timestamptz,
                absolute_expires_at timestamptz, data jsonb)
@@ -36,19 +36,6 @@ LANGUAGE plproxy AS $$
     TARGET @extschema@.session_list;
 $$;
 REVOKE ALL ON FUNCTION session_proxy_internal.list(text) FROM PUBLIC;
-DO $$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN SELECT a.grantee::regrole AS grantee
-             FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-             WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.session_list(text)'::pg_catalog.regprocedure
-               AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
-               AND a.grantee OPERATOR(pg_catalog.<>) 0
-    LOOP
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION session_proxy_internal.list(text) TO %s', r.grantee);
-    END LOOP;
-END $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.session_list(user_id text)
 RETURNS TABLE (created_at timestamptz, expires_at timestamptz,
@@ -75,19 +62,28 @@ $$;
 REVOKE ALL ON FUNCTION
     session_proxy_internal.create_on(integer, text, jsonb, interval, interval)
 FROM PUBLIC;
+
+-- Whoever could call session_list and session_create still can: each role
+-- granted EXECUTE on one (PUBLIC aside: 1.0 revoked it) is granted the
+-- internal function behind it.
 DO $$
 DECLARE
+    pair text[];
     r record;
 BEGIN
-    FOR r IN SELECT a.grantee::regrole AS grantee
-             FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-             WHERE p.oid OPERATOR(pg_catalog.=)
-                   '@extschema@.session_create(text, jsonb, interval, interval)'::pg_catalog.regprocedure
-               AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
-               AND a.grantee OPERATOR(pg_catalog.<>) 0
+    FOREACH pair SLICE 1 IN ARRAY ARRAY[
+        ARRAY['@extschema@.session_list(text)', 'session_proxy_internal.list(text)'],
+        ARRAY['@extschema@.session_create(text, jsonb, interval, interval)',
+              'session_proxy_internal.create_on(integer, text, jsonb, interval, interval)']]
     LOOP
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION'
-            ' session_proxy_internal.create_on(integer, text, jsonb, interval, interval) TO %s', r.grantee);
+        FOR r IN SELECT a.grantee::regrole AS grantee
+                 FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+                 WHERE p.oid OPERATOR(pg_catalog.=) pair[1]::pg_catalog.regprocedure
+                   AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+                   AND a.grantee OPERATOR(pg_catalog.<>) 0
+        LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', pair[2], r.grantee);
+        END LOOP;
     END LOOP;
 END $$;
 

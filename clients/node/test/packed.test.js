@@ -29,8 +29,9 @@ describe('the npm tarball, installed elsewhere', { skip }, () => {
   let app;
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'session-express-packed-'));
-    const [packed] = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], PACKAGE));
-    tarball = packed;
+    // npm 9 and 10 print an array of packages; npm 11 on, an object by name
+    const out = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], PACKAGE));
+    [tarball] = Array.isArray(out) ? out : Object.values(out);
   });
   after(() => {
     if (app) app.child.kill();

@@ -30,7 +30,8 @@ class SessionNotBound(LookupError):
 def bind_error(err: Exception) -> Exception:
     """What an error from session_bind means: a database without it (before
     1.5) is an ExtensionVersionError; anything else is itself."""
-    if getattr(err, "sqlstate", None) == "42883":
+    # psycopg 3 names the code sqlstate, psycopg2 (Django's driver) pgcode
+    if (getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)) == "42883":
         return ExtensionVersionError(f"bound() needs the session extension 1.5 or newer (session_bind): {err}")
     return err
 

@@ -236,6 +236,7 @@ lookup(FunctionCallInfo fcinfo, bool extend, bool bind)
 	uint8		hash[SESSION_HASH_BYTES];
 	SessionRecord rec;
 	SessionLookup result;
+	bool		live;
 
 	init_result(fcinfo);
 	if (extend)
@@ -251,11 +252,11 @@ lookup(FunctionCallInfo fcinfo, bool extend, bool bind)
 		result = session_store_touch(hash, request_time(), &rec);
 	else
 		result = session_store_get(hash, request_time(), &rec);
-	if (result == LOOKUP_READ || result == LOOKUP_WROTE)
+	live = (result == LOOKUP_READ || result == LOOKUP_WROTE);
+	if (live)
 		emit_record(fcinfo, &rec);
 	if (bind)
-		session_bind_set(result == LOOKUP_READ || result == LOOKUP_WROTE ?
-						 &rec : NULL);
+		session_bind_set(live ? &rec : NULL);
 
 	if (result == LOOKUP_EXPIRED)
 		session_count(SC_EXPIRED_TOKENS, 1);

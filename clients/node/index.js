@@ -113,7 +113,6 @@ function parseCookies(header) {
   return out;
 }
 
-/* The SQL of the calls sent one at a time, schema-qualified when asked. */
 const CLIENT_VERSION = require('./package.json').version;
 /* what this client calls: session_merge(token, patch, remove) and session_set_idle_timeout */
 const NEEDS = { session: [1, 4], session_proxy: [1, 1] };
@@ -136,6 +135,7 @@ function versionProblem(rows) {
     'run ALTER EXTENSION ... UPDATE (see CHANGELOG.md)';
 }
 
+/* The SQL of the calls sent one at a time, schema-qualified when asked. */
 function statements(schema) {
   const s = schema ? ident(schema) : '';
   return {

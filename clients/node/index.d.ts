@@ -130,7 +130,13 @@ declare namespace sessionExpress {
   }
 
   class SessionStoreError extends Error {
+    /** ESESSIONTIMEOUT, ESESSIONVERSION, ..., or the SQLSTATE the database gave (08006: a shard did not answer). */
     code: string;
+    /**
+     * With ESESSIONTIMEOUT: 'not-sent' (no connection in time), 'cancelled' (the statement was cancelled and
+     * rolled back: nothing written), 'unknown' (it did not end even when cancelled: its write may have been applied).
+     */
+    outcome?: 'not-sent' | 'cancelled' | 'unknown';
   }
 
   function session(options: SessionOptions): SessionMiddleware;

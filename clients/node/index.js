@@ -15,6 +15,8 @@
  * headers.
  */
 
+const net = require('node:net');
+
 const DEFAULTS = {
   name: 'sid',
   userKey: 'userId',
@@ -236,6 +238,54 @@ class Batcher {
     for (const r of rows) byItem[r.i - 1] = r;
     for (let k = 0; k < batch.length; k++) batch[k].resolve(byItem[k]);
   }
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/* The promise's value, or TIMED_OUT after ms (its rejection passes through). */
+function within(promise, ms) {
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(resolve, ms, TIMED_OUT); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+function timedOut(ms, outcome, what) {
+  const err = new SessionStoreError(`session store: no answer from the database within ${ms} ms; ${what}`,
+    { code: 'ESESSIONTIMEOUT' });
+  err.outcome = outcome;
+  return err;
+}
+
+function storeError(err) {
+  if (err instanceof SessionStoreError) return err;
+  return new SessionStoreError(`session store: ${err.message}`, { cause: err, code: err.code });
+}
+
+/*
+ * Ask the server to cancel what a pg client's connection is running: the
+ * protocol's CancelRequest (its backend's pid and key) on a new connection
+ * to the same host and port, as libpq's PQcancel.  Not awaited: a frozen
+ * server never closes it, and the socket is closed after ms.
+ */
+function sendCancel(client, ms) {
+  const pid = client.processID;
+  const key = client.secretKey;
+  if (typeof pid !== 'number' || key === null || key === undefined) return;
+  const keyBytes = Buffer.isBuffer(key) ? key : Buffer.alloc(4);
+  if (!Buffer.isBuffer(key)) keyBytes.writeInt32BE(key);
+  const msg = Buffer.alloc(12 + keyBytes.length);
+  msg.writeInt32BE(msg.length, 0);
+  msg.writeInt32BE(80877102, 4);
+  msg.writeInt32BE(pid, 8);
+  keyBytes.copy(msg, 12);
+  const host = client.host || 'localhost';
+  const where = host.startsWith('/') ? { path: `${host}/.s.PGSQL.${client.port}` } : { host, port: client.port };
+  /* as libpq: write, then wait for the server to close (pgbouncer 1.18 dies of a cancel client closing first) */
+  const sock = net.connect(where, () => sock.write(msg));
+  sock.on('data', () => {});
+  sock.on('end', () => sock.destroy());
+  sock.on('error', () => {});
+  sock.setTimeout(ms, () => sock.destroy());
 }
 
 /*
@@ -582,22 +632,59 @@ class Context {
     return this.run(text, params);
   }
 
+  /*
+   * One statement, answered within `timeout` ms or with its outcome known,
+   * so that a request is never reported failed for a write that committed.
+   * Still running when the time is up, the statement is cancelled (a
+   * CancelRequest, as psql's ^C; pgbouncer passes it on) and its end
+   * awaited, at most `timeout` ms more: cancelled, it rolled back
+   * (ESESSIONTIMEOUT, outcome 'cancelled'); finished anyway (a commit
+   * waiting for a synchronous standby is not undone by a cancel), its
+   * result is the answer.  Only if the server does not end it even then (a
+   * frozen host) is the outcome unknown ('unknown'); that connection is
+   * dropped.  No connection from the pool in time: nothing was sent
+   * ('not-sent').  A connection that was sent a cancel is never reused (a
+   * late cancel would hit its next statement).
+   */
   async run(text, params) {
-    let timer;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new SessionStoreError(
-        `session store: no answer from the database within ${this.timeout} ms (is it down, or the pool exhausted?)`,
-        { code: 'ESESSIONTIMEOUT' })), this.timeout);
-    });
-    try {
-      const result = await Promise.race([this.pool.query(text, params), timeout]);
-      return result.rows;
-    } catch (err) {
-      if (err instanceof SessionStoreError) throw err;
-      throw new SessionStoreError(`session store: ${err.message}`, { cause: err, code: err.code });
-    } finally {
-      clearTimeout(timer);
+    if (typeof this.pool.connect !== 'function') return this.runOnQuery(text, params);
+    const start = Date.now();
+    const acquiring = this.pool.connect();
+    const got = await within(acquiring, this.timeout).catch((err) => { throw storeError(err); });
+    if (got === TIMED_OUT) {
+      acquiring.then((c) => c.release(), () => {});
+      throw timedOut(this.timeout, 'not-sent', 'nothing was sent (is the pool exhausted, or the database down?)');
     }
+    const client = got;
+    const settled = client.query(text, params).then((r) => ({ rows: r.rows }), (err) => ({ err }));
+    let out = await within(settled, Math.max(0, this.timeout - (Date.now() - start)));
+    const cancelled = out === TIMED_OUT;
+    if (cancelled) {
+      sendCancel(client, this.timeout);
+      out = await within(settled, this.timeout);
+      if (out === TIMED_OUT) {
+        client.release(true);
+        throw timedOut(this.timeout, 'unknown',
+          'nor did it end when cancelled: its write may or may not have been applied (the connection is dropped)');
+      }
+    }
+    client.release(cancelled || (out.err && !out.err.severity) ? true : undefined);
+    if (!out.err) return out.rows;
+    if (cancelled && out.err.code === '57014') {
+      throw timedOut(this.timeout, 'cancelled', 'the statement was cancelled and nothing was written');
+    }
+    throw storeError(out.err);
+  }
+
+  /* A pool with query() only: the same bound, but nothing to cancel, so the outcome is unknown. */
+  async runOnQuery(text, params) {
+    const running = this.pool.query(text, params);
+    const out = await within(running, this.timeout).catch((err) => { throw storeError(err); });
+    if (out === TIMED_OUT) {
+      running.catch(() => {});
+      throw timedOut(this.timeout, 'unknown', 'this pool has no connect(), so the statement could not be cancelled');
+    }
+    return out.rows;
   }
 
   setExpiry(sess, row) {

@@ -65,6 +65,11 @@ max_connections = 60
       '-U', 'postgres', '-d', db, '-c', sql]).trim();
   }
 
+  /* The server's log so far. */
+  log() {
+    return fs.readFileSync(path.join(this.dir, 'log'), 'utf8');
+  }
+
   stopServer() {
     this.pg('pg_ctl', ['-D', this.data, '-m', 'immediate', '-w', 'stop'], { stdio: 'pipe' });
   }

@@ -7,7 +7,8 @@ OBJS = src/session.o src/settings.o src/relations.o src/api.o src/keys.o \
 	src/shmem.o src/stats.o src/touch_commit.o src/worker.o src/bind.o
 DATA = sql/session--1.0.sql sql/session--1.0--1.1.sql sql/session--1.1--1.2.sql \
 	sql/session--1.2--1.3.sql sql/session--1.3--1.4.sql sql/session--1.4--1.5.sql \
-	sql/session_proxy--1.0.sql sql/session_proxy--1.0--1.1.sql
+	sql/session_proxy--1.0.sql sql/session_proxy--1.0--1.1.sql \
+	sql/session_proxy--1.1--1.2.sql
 PGFILEDESC = "session - web sessions in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src

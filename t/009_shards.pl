@@ -139,9 +139,9 @@ $na->safe_psql('router', 'SELECT session_stats_reset()');
 is($na->safe_psql('router', 'SELECT sum(creates) FROM session_stats'), '0',
 	'session_stats_reset on every shard');
 
-# --- a router made with session_proxy 1.0, updated to 1.1 ---
-# The app's grants on session_list and session_create carry over to the
-# PL/Proxy functions that 1.1 puts behind them.
+# --- a router made with session_proxy 1.0, updated to 1.1 and 1.2 ---
+# The app's grants on session_list, session_create and session_touch carry
+# over to the PL/Proxy functions that 1.1 and 1.2 put behind them.
 {
 	my $opts = join(', ', map { "p$_ '" . shard_conninfo($node[$_], $db[$_]) . "'" } 0 .. 3);
 	$na->safe_psql('postgres', 'CREATE DATABASE router10');
@@ -154,15 +154,19 @@ is($na->safe_psql('router', 'SELECT sum(creates) FROM session_stats'), '0',
 		GRANT USAGE ON SCHEMA session_proxy_internal TO app;
 		GRANT EXECUTE ON FUNCTION session_create(text, jsonb, interval, interval),
 		    session_touch(text), session_list(text) TO app;
-		ALTER EXTENSION session_proxy UPDATE TO '1.1'});
+		ALTER EXTENSION session_proxy UPDATE TO '1.1';
+		ALTER EXTENSION session_proxy UPDATE TO '1.2'});
 	my ($r, $tok, $e) = $na->psql('router10', q{SELECT session_create('upgraded')},
 		extra_params => [ '-U', 'app' ]);
 	is($r, 0, 'after 1.0 -> 1.1, app can still session_create') or diag $e;
 	($r, my $n, $e) = $na->psql('router10', q{SELECT count(*) FROM session_list('upgraded')},
 		extra_params => [ '-U', 'app' ]);
 	is($n, '1', 'and session_list') or diag $e;
+	($r, $n, $e) = $na->psql('router10', qq{SELECT count(*) FROM session_touch('$tok')},
+		extra_params => [ '-U', 'app' ]);
+	is($n, '1', 'and session_touch, a PL/pgSQL wrapper since 1.2') or diag $e;
 	is($na->safe_psql('router10', q{SELECT extversion FROM pg_extension WHERE extname = 'session_proxy'}),
-		'1.1', 'session_proxy is at 1.1');
+		'1.2', 'session_proxy is at 1.2');
 	app_ok(qq{SELECT session_destroy('$tok')});
 }
 
@@ -187,15 +191,35 @@ for my $node ($na, $nb)
 	$node->reload;
 }
 
-# --- a cluster down: shards 1 and 3 ---
+# --- a shard's server ends the router's open connection ---
+# The router backend's next call on it, at once, gets the shard's 57P01 (or
+# PL/Proxy's XX000 for the closed socket): 08006 naming the shard.  The call
+# after that connects again.
 my @live = grep { app_ok("SELECT count(*) FROM session_get('$_')") eq '1' } @toks;
 my %data = map { $_ => app_ok("SELECT data FROM session_get('$_')") } @live;
+{
+	my ($on_b) = grep { route_of($_) & 1 } @live;
+	my $shard = route_of($on_b) & 3;
+	my $kill = sprintf(q{%s/psql -X -h %s -p %d -d %s -U %s -Atc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'session_router'"},
+		$nb->config_data('--bindir'), $nb->host, $nb->port, $db[$shard], $ENV{USER} || scalar(getpwuid($<)));
+	my ($r, $o, $e) = $na->psql('router', qq{\\set VERBOSITY verbose
+SELECT count(*) FROM session_touch('$on_b');
+\\! $kill >/dev/null
+SELECT count(*) FROM session_touch('$on_b');
+SELECT data FROM session_touch('$on_b');}, on_error_stop => 0, extra_params => [ '-U', 'app' ]);
+	like($e, qr/ERROR:  08006: session_proxy: shard $shard \(option p$shard of the server session_shards\) did not answer/,
+		'a connection the shard ended: 08006 naming the shard');
+	unlike($e, qr/ERROR:  (57P01|XX000)/, '... not 57P01 or XX000');
+	like($o, qr/\Q$data{$on_b}\E\z/, '... and the next call connects again');
+}
+
+# --- a cluster down: shards 1 and 3 ---
 $nb->stop('immediate');
 my ($up, $down, $named) = (0, 0, 0);
 for my $tok (@live)
 {
 	my $shard = route_of($tok) & 3;
-	my ($r, $o, $e) = app("SELECT data FROM session_touch('$tok')");
+	my ($r, $o, $e) = app("\\set VERBOSITY verbose\nSELECT data FROM session_touch('$tok')");
 	if ($shard % 2 == 0)
 	{
 		$up++ if $r == 0 && $o eq $data{$tok};
@@ -203,7 +227,7 @@ for my $tok (@live)
 	else
 	{
 		$down++ if $r != 0;
-		$named++ if $e =~ /\[sessions_$shard\]/;
+		$named++ if $e =~ /ERROR:  08006: session_proxy: shard $shard \(option p$shard .*\n.*\[sessions_$shard\]/;
 	}
 }
 my @made;
@@ -214,14 +238,16 @@ for my $i (1 .. 20)
 }
 is(scalar(@made), 20, 'with b down, every create through the router succeeds');
 is(scalar(grep { (route_of($_) & 3) % 2 == 0 } @made), 20, '... each on a shard that answers');
-my ($lr, $lo, $le) = app("SELECT count(*) FROM session_list('while-down')");
+my ($lr, $lo, $le) = app("\\set VERBOSITY verbose\nSELECT count(*) FROM session_list('while-down')");
 isnt($lr, 0, 'with b down, session_list fails as a whole rather than list part of the sessions');
-my ($dr) = app("SELECT session_destroy_user('while-down')");
+like($le, qr/ERROR:  08006: session_proxy: a shard did not answer/, '... with 08006');
+my ($dr, $do, $de) = app("\\set VERBOSITY verbose\nSELECT session_destroy_user('while-down')");
 isnt($dr, 0, 'with b down, session_destroy_user fails');
+like($de, qr/ERROR:  08006: session_proxy: a shard did not answer/, '... with 08006');
 my $on_down = grep { (route_of($_) & 3) % 2 } @live;
 is($up, @live - $on_down, 'with b down, every session on shards 0 and 2 works');
 is($down, $on_down, 'every call for a session on shards 1 and 3 fails');
-is($named, $on_down, 'each failure names the shard database');
+is($named, $on_down, 'each failure is 08006 naming the shard, PL/Proxy\'s text (its database) as detail');
 $nb->start;
 is(scalar(grep { app_ok("SELECT data FROM session_touch('$_')") eq $data{$_} } @live),
 	scalar(@live), 'b back: every session intact');

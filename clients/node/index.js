@@ -203,8 +203,23 @@ class Batcher {
     this.open = null;
   }
 
-  /* The result row of one item (undefined if it has none). */
+  /*
+   * The result row of one item (undefined if it has none).  Through a
+   * session_proxy router each item is its own statement: PL/Proxy commits
+   * each remote call by itself, so a batch that failed part-way would have
+   * written its first items, and sending them again would write them twice;
+   * alone, an item is one call on one shard, whole or not at all, and a
+   * shard that is down fails only its own items.
+   */
   call(item) {
+    return this.ctx.checkVersion().then(() => (this.ctx.router ? this.alone(item) : this.queued(item)));
+  }
+
+  alone(item) {
+    return new Promise((resolve, reject) => this.send([{ item, resolve, reject }]));
+  }
+
+  queued(item) {
     return new Promise((resolve, reject) => {
       if (this.open === null) {
         const batch = [];
@@ -619,7 +634,11 @@ class Context {
    */
   checkVersion() {
     if (!this.versionChecked) {
-      this.versionChecked = this.run(VERSION_SQL).then(versionProblem).then((problem) => {
+      this.versionChecked = this.run(VERSION_SQL).then((rows) => {
+        const has = (name) => rows.some((r) => r.extname === name);
+        this.router = has('session_proxy') && !has('session');
+        return versionProblem(rows);
+      }).then((problem) => {
         if (problem) throw new SessionStoreError(`session-express ${CLIENT_VERSION}: ${problem}`, { code: 'ESESSIONVERSION' });
       });
       this.versionChecked.catch(() => { this.versionChecked = null; });

@@ -92,7 +92,13 @@ sub router_db
 	my ($node, $db, $parts) = @_;
 	my $opts = join(', ', map { "p$_ '$parts->[$_]'" } 0 .. $#$parts);
 	my $me = $node->safe_psql('postgres', 'SELECT current_user');
-	$node->safe_psql('postgres', qq{CREATE ROLE app LOGIN; CREATE DATABASE $db});
+	$node->safe_psql('postgres', qq{
+		DO \$\$BEGIN
+		  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') THEN
+		    CREATE ROLE app LOGIN;
+		  END IF;
+		END\$\$;
+		CREATE DATABASE $db});
 	$node->safe_psql($db, qq{
 		CREATE EXTENSION plproxy;
 		CREATE EXTENSION session_proxy;

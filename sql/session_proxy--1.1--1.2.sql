@@ -22,15 +22,15 @@ LANGUAGE sql STABLE AS $$
       AND o.option_name OPERATOR(pg_catalog.~) '^p[0-9]+$'
 $$;
 
--- Raises 08006 naming the shard of token (NULL: every shard) when an
--- error (its SQLSTATE and message) says that shard did not answer: PL/Proxy
--- could not connect, its connection broke or timed out, or the shard's
--- server ended it.  Returns otherwise, for the caller to re-raise.
-CREATE FUNCTION session_proxy_internal.unreachable(token text, state text, message text)
+-- Raises 08006 naming the shard of token (or the shard given; neither: a
+-- call of every shard) when an error (its SQLSTATE and message) says that
+-- shard did not answer: PL/Proxy could not connect, its connection broke
+-- or timed out, or the shard's server ended it.  Returns otherwise, for the
+-- caller to re-raise.
+CREATE FUNCTION session_proxy_internal.unreachable(token text, state text, message text,
+                                                   shard integer DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql AS $$
-DECLARE
-    shard integer;
 BEGIN
     IF NOT (state OPERATOR(pg_catalog.=) ANY ('{57P01,57P02,57P03}'::text[])
             OR (state OPERATOR(pg_catalog.=) 'XX000' AND message OPERATOR(pg_catalog.~)
@@ -38,12 +38,14 @@ BEGIN
     THEN
         RETURN;
     END IF;
-    IF token IS NULL THEN
+    IF token IS NOT NULL THEN
+        shard := @extschema@.session_shard_hash(token) OPERATOR(pg_catalog.&)
+                 (session_proxy_internal.shard_count() OPERATOR(pg_catalog.-) 1);
+    END IF;
+    IF shard IS NULL THEN
         RAISE EXCEPTION 'session_proxy: a shard did not answer'
             USING ERRCODE = 'connection_failure', DETAIL = message;
     END IF;
-    shard := @extschema@.session_shard_hash(token) OPERATOR(pg_catalog.&)
-             (session_proxy_internal.shard_count() OPERATOR(pg_catalog.-) 1);
     RAISE EXCEPTION 'session_proxy: shard % (option p% of the server session_shards) did not answer', shard, shard
         USING ERRCODE = 'connection_failure', DETAIL = message,
               HINT = 'A read may be retried; a write may or may not have been applied if its connection broke.';
@@ -246,9 +248,13 @@ BEGIN
         shard := (first OPERATOR(pg_catalog.+) i) OPERATOR(pg_catalog.%) n;
         BEGIN
             RETURN session_proxy_internal.create_on(shard, user_id, data, idle_timeout, absolute_timeout);
-        EXCEPTION WHEN internal_error THEN
-            -- only a failure to connect: nothing reached that shard
-            IF SQLERRM OPERATOR(pg_catalog.!~) '(PQconnectPoll|connect timeout|connection to server)' THEN
+        EXCEPTION WHEN internal_error OR admin_shutdown OR crash_shutdown OR cannot_connect_now THEN
+            -- only a failure to connect is tried again: nothing reached that
+            -- shard; a connection that broke may have run the create there
+            IF NOT (SQLSTATE OPERATOR(pg_catalog.=) '57P03'
+                    OR (SQLSTATE OPERATOR(pg_catalog.=) 'XX000' AND SQLERRM OPERATOR(pg_catalog.~)
+                        '(PQconnectPoll|connect timeout|connection to server)')) THEN
+                PERFORM session_proxy_internal.unreachable(NULL, SQLSTATE, SQLERRM, shard);
                 RAISE;
             END IF;
             failed := failed OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) shard::text;
@@ -260,7 +266,7 @@ END $$;
 
 REVOKE ALL ON FUNCTION
     session_proxy_internal.shard_count(),
-    session_proxy_internal.unreachable(text, text, text),
+    session_proxy_internal.unreachable(text, text, text, integer),
     session_proxy_internal.touch(text),
     session_proxy_internal.get(text),
     session_proxy_internal.regenerate(text, text),
@@ -302,7 +308,7 @@ BEGIN
         LOOP
             EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s, %s, %s TO %s', pair[2],
                                       'session_proxy_internal.shard_count()',
-                                      'session_proxy_internal.unreachable(text, text, text)', r.grantee);
+                                      'session_proxy_internal.unreachable(text, text, text, integer)', r.grantee);
         END LOOP;
     END LOOP;
 END $$;

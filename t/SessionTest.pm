@@ -108,7 +108,7 @@ sub router_db
 		GRANT USAGE ON FOREIGN SERVER session_shards TO app;
 		GRANT USAGE ON SCHEMA session_proxy_internal TO app;
 		GRANT EXECUTE ON FUNCTION $REQUEST_FUNCTIONS,
-		    session_proxy_internal.shard_count(), session_proxy_internal.unreachable(text, text, text),
+		    session_proxy_internal.shard_count(), session_proxy_internal.unreachable(text, text, text, integer),
 		    session_proxy_internal.touch(text), session_proxy_internal.get(text),
 		    session_proxy_internal.regenerate(text, text), session_proxy_internal.set(text, jsonb),
 		    session_proxy_internal.merge(text, jsonb), session_proxy_internal.merge(text, jsonb, text[]),

@@ -690,6 +690,11 @@ class Context {
     client.release(cancelled || (out.err && !out.err.severity) ? true : undefined);
     if (!out.err) return out.rows;
     if (cancelled && out.err.code === '57014') {
+      /* a router's cancelled statement may still run on its shard: PL/Proxy's remote calls are their own */
+      if (this.router) {
+        throw timedOut(this.timeout, 'unknown',
+          'the router cancelled the statement, but its shard may still apply the write (the connection is dropped)');
+      }
       throw timedOut(this.timeout, 'cancelled', 'the statement was cancelled and nothing was written');
     }
     throw storeError(out.err);

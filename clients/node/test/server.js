@@ -65,6 +65,14 @@ max_connections = 60
       '-U', 'postgres', '-d', db, '-c', sql]).trim();
   }
 
+  /* The pids of the server's processes: the postmaster and its children. */
+  pids() {
+    const postmaster = Number(fs.readFileSync(path.join(this.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+      .split('\n').map((l) => Number(l.trim())).filter(Boolean);
+    return [postmaster, ...children];
+  }
+
   /* The server's log so far. */
   log() {
     return fs.readFileSync(path.join(this.dir, 'log'), 'utf8');

@@ -57,18 +57,26 @@ our $REQUEST_FUNCTIONS = join(', ',
 	'session_destroy(text)', 'session_destroy_user(text, text)',
 	'session_list(text)');
 
+# Role name on node, a LOGIN role, unless it exists already.
+sub login_role
+{
+	my ($node, $name) = @_;
+	$node->safe_psql('postgres', qq{
+		DO \$\$BEGIN
+		  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$name') THEN
+		    CREATE ROLE $name LOGIN;
+		  END IF;
+		END\$\$});
+	return;
+}
+
 # Make database db on node shard k of n: the extension, the settings, and
 # the role session_router granted the request functions only.
 sub shard_db
 {
 	my ($node, $db, $n, $k) = @_;
-	$node->safe_psql('postgres', qq{
-		DO \$\$BEGIN
-		  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'session_router') THEN
-		    CREATE ROLE session_router LOGIN;
-		  END IF;
-		END\$\$;
-		CREATE DATABASE $db});
+	login_role($node, 'session_router');
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->safe_psql($db, qq{
 		CREATE EXTENSION session;
 		ALTER DATABASE $db SET session.shards = $n;
@@ -92,13 +100,8 @@ sub router_db
 	my ($node, $db, $parts) = @_;
 	my $opts = join(', ', map { "p$_ '$parts->[$_]'" } 0 .. $#$parts);
 	my $me = $node->safe_psql('postgres', 'SELECT current_user');
-	$node->safe_psql('postgres', qq{
-		DO \$\$BEGIN
-		  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') THEN
-		    CREATE ROLE app LOGIN;
-		  END IF;
-		END\$\$;
-		CREATE DATABASE $db});
+	login_role($node, 'app');
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->safe_psql($db, qq{
 		CREATE EXTENSION plproxy;
 		CREATE EXTENSION session_proxy;

@@ -10,7 +10,13 @@ function recording(pool) {
     query(text, params) {
       const kind = /session_(touch|merge|create)\(b\./.exec(text);
       if (kind) r.log.push(`${kind[1]} ${JSON.parse(params[0]).length}`);
-      return pool.query(text, params);
+      return r.pool.query(text, params);
+    },
+    pool,
+    /* the same log, over another pool */
+    on(other) {
+      r.pool = other;
+      return r;
     },
   };
   return r;

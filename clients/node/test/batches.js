@@ -10,13 +10,7 @@ function recording(pool) {
     query(text, params) {
       const kind = /session_(touch|merge|create)\(b\./.exec(text);
       if (kind) r.log.push(`${kind[1]} ${JSON.parse(params[0]).length}`);
-      return r.pool.query(text, params);
-    },
-    pool,
-    /* the same log, over another pool */
-    on(other) {
-      r.pool = other;
-      return r;
+      return pool.query(text, params);
     },
   };
   return r;

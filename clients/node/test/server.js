@@ -98,6 +98,13 @@ max_connections = 60
     return pool;
   }
 
+  /* End the pools made so far. */
+  async endPools() {
+    const pools = this.pools;
+    this.pools = [];
+    await Promise.all(pools.map((p) => p.end().catch(() => {})));
+  }
+
   /* pgbouncer (Debian's) in transaction pooling mode, if PGBOUNCER is set to its path. */
   async startBouncer(binary) {
     this.bouncerPort = this.port + 500;

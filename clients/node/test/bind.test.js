@@ -4,6 +4,7 @@
 // pgbouncer's transaction pooling when PGBOUNCER names it), with a table
 // whose row-level security policy reads session_bound_user().
 const { describe, it, before, after } = require('node:test');
+const { Client } = require('pg');
 const assert = require('node:assert/strict');
 const request = require('supertest');
 const express = require('express');
@@ -96,4 +97,67 @@ describe('req.session.withDatabase', () => {
     const res = await request(a).get('/notes').set('Cookie', alice);
     assert.equal(res.status, 401);
   });
+});
+
+// pgbouncer's transaction pooling hands one server connection to client
+// after client: a binding never outlives the transaction that made it, so
+// the next client of the connection sees nobody's rows.
+describe('through pgbouncer, two clients on one server connection', () => {
+  it('never see each other\'s rows, whatever the first left behind',
+    { skip: !process.env.PGBOUNCER && 'needs pgbouncer in transaction pooling (PGBOUNCER=its path)' }, async () => {
+      server.psql("INSERT INTO notes VALUES ('carol', 'c1'), ('dave', 'd1')");
+      const carol = server.psql("SELECT session_create('carol')");
+      const dave = server.psql("SELECT session_create('dave')");
+      const connect = async () => {
+        const c = new Client({ ...server.target(), user: 'app', database: 'onebackend' });
+        c.on('error', () => {});
+        await c.connect();
+        return c;
+      };
+      const [a, b] = [await connect(), await connect()];
+      const rows = async (c) => (await c.query('SELECT body FROM notes ORDER BY body')).rows.map((r) => r.body);
+      const pid = async (c) => (await c.query('SELECT pg_backend_pid() AS p')).rows[0].p;
+      try {
+        const backend = await pid(a);
+        assert.equal(await pid(b), backend, 'both clients on one server connection');
+        // committed
+        await a.query('BEGIN');
+        await a.query('SELECT user_id FROM session_bind($1)', [carol]);
+        assert.deepEqual(await rows(a), ['c1']);
+        await a.query('COMMIT');
+        assert.deepEqual(await rows(b), []);
+        // b's query waits for a's transaction, then runs on the same connection
+        await a.query('BEGIN');
+        await a.query('SELECT user_id FROM session_bind($1)', [carol]);
+        const waiting = rows(b);
+        assert.deepEqual(await rows(a), ['c1']);
+        await a.query('COMMIT');
+        assert.deepEqual(await waiting, []);
+        // a bind that is a statement of its own ends with it
+        await a.query('SELECT user_id FROM session_bind($1)', [carol]);
+        assert.deepEqual(await rows(b), []);
+        // aborted by an error, then rolled back
+        await a.query('BEGIN');
+        await a.query('SELECT user_id FROM session_bind($1)', [carol]);
+        await assert.rejects(a.query('SELECT 1 / 0'));
+        await a.query('ROLLBACK');
+        assert.deepEqual(await rows(b), []);
+        // the other way round, with the other user
+        await b.query('BEGIN');
+        await b.query('SELECT user_id FROM session_bind($1)', [dave]);
+        assert.deepEqual(await rows(b), ['d1']);
+        await b.query('COMMIT');
+        assert.deepEqual(await rows(a), []);
+        // a client that disconnects inside its bound transaction: pgbouncer
+        // closes that server connection (it cannot know what the client
+        // left in it) and the next client gets a new one, where nothing is
+        // bound
+        await a.query('BEGIN');
+        await a.query('SELECT user_id FROM session_bind($1)', [carol]);
+        a.connection.stream.destroy();
+        assert.deepEqual(await rows(b), []);
+      } finally {
+        await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
+      }
+    });
 });

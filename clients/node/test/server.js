@@ -110,7 +110,9 @@ max_connections = 60
     this.bouncerPort = this.port + 500;
     const ini = path.join(this.dir, 'pgbouncer.ini');
     fs.writeFileSync(path.join(this.dir, 'users.txt'), '"app" ""\n"legacy" ""\n');
+    // onebackend: every client of it shares one server connection
     fs.writeFileSync(ini, `[databases]
+onebackend = host=${this.dir} port=${this.port} dbname=postgres pool_size=1
 * = host=${this.dir} port=${this.port}
 [pgbouncer]
 listen_addr =

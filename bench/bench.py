@@ -68,6 +68,19 @@ WORKLOADS = {
         f"INSERT INTO bench.cps (sess, expire, sid) SELECT '{SESS}', now() + interval '30 days', sid FROM k "
         "ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire RETURNING sid;",
         {}),
+    # both sides are session's own, as the app role bench_app (no BYPASSRLS), in
+    # one transaction each: the bound session read by a row-level security
+    # policy, against the same rows found with the user id a touch returned
+    8: ("bound RLS query: session_bind + the user's rows (policy)",
+        "BEGIN;\n"
+        f"SELECT user_id FROM session_bind({TOKEN});\n"
+        "SELECT id, body FROM bench.notes;\n"
+        "COMMIT;",
+        "BEGIN;\n"
+        f"SELECT user_id FROM session_touch({TOKEN});\n"
+        "SELECT id, body FROM bench.notes_plain WHERE owner = 'user' || :n;\n"
+        "COMMIT;",
+        {"PGUSER": "bench_app"}),
     7: ("ceiling: one primary-key SELECT of the session's row",
         "SELECT user_id, data, created_at, expires_at, absolute_expires_at "
         f"FROM session_internal.sessions WHERE id_hash = {ID_HASH};",
@@ -79,9 +92,12 @@ WORKLOADS = {
         {}),
 }
 WRITE_WORKLOADS = {1, 2, 4, 5}
+# workloads whose two sides are both session's (own table, own env for both)
+SELF_COMPARED = {8: ("bound", "touch + WHERE")}
+NOTES_PER_USER = 10
 # the ceiling (7) is measured as a third side of workload 1, alternated
 # with it, so that drift in this machine's speed cannot skew their ratio
-ORDER = [0, 3, 1, 2, 5, 4]
+ORDER = [0, 3, 1, 2, 5, 4, 8]
 
 SESSION_TABLE = "session_internal.sessions"
 BASELINE_TABLE = "bench.cps"
@@ -225,7 +241,7 @@ def measure(out, args, wid, side, nvar, active=None, db="bench"):
     keys, as after rotations) of one workload."""
     title, ours, base, env = WORKLOADS[wid]
     script = {"session": ours, "keys4": ours, "baseline": base, "ceiling": WORKLOADS[7][1]}[side]
-    table = BASELINE_TABLE if side == "baseline" else SESSION_TABLE
+    table = BASELINE_TABLE if side == "baseline" and wid not in SELF_COMPARED else SESSION_TABLE
     if side in ("session", "keys4") and wid == 1:
         spread_last_writes(db=db, stride=stride_of(nvar, active))
     if side == "keys4":
@@ -238,7 +254,8 @@ def measure(out, args, wid, side, nvar, active=None, db="bench"):
     lsn0 = psql("SELECT pg_current_wal_lsn()", db=db)
     upd0, hot0 = table_stats(table, db=db)
     tps, ntx = pgbench(out, f"w{wid}-{side}", script, args.seconds, args,
-                       extra_env=env if side in ("session", "keys4") else {}, db=db, nvar=nvar,
+                       extra_env=env if side in ("session", "keys4") or wid in SELF_COMPARED else {},
+                       db=db, nvar=nvar,
                        active=active)
     wal = int(psql(f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn0}')", db=db))
     if side == "keys4":
@@ -265,6 +282,33 @@ def load(first, last, db="bench", chunk=50000):
              f"WHERE n BETWEEN {a} AND {b}", db=db)
     psql("VACUUM ANALYZE bench.keys, bench.cps, session_internal.sessions", db=db)
     psql("CHECKPOINT", db=db)
+
+
+def load_notes(nvar, db="bench"):
+    """Workload 8's tables: NOTES_PER_USER rows for each of the nvar users,
+    in bench.notes (row-level security, a policy on the bound session's user)
+    and the same rows in bench.notes_plain (none), each indexed on owner."""
+    psql(f"""CREATE TABLE bench.notes (id bigint PRIMARY KEY, owner text NOT NULL, body text NOT NULL);
+INSERT INTO bench.notes SELECT i, 'user' || (1 + i % {nvar}), 'note ' || i
+    FROM generate_series(0, {nvar * NOTES_PER_USER - 1}) i;
+CREATE INDEX ON bench.notes (owner);
+CREATE TABLE bench.notes_plain (LIKE bench.notes INCLUDING ALL);
+INSERT INTO bench.notes_plain SELECT * FROM bench.notes;
+ALTER TABLE bench.notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON bench.notes USING (owner = session_bound_user());
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_app') THEN
+        CREATE ROLE bench_app LOGIN;
+    END IF;
+END $$;
+GRANT USAGE ON SCHEMA bench TO bench_app;
+GRANT SELECT ON bench.keys, bench.notes, bench.notes_plain TO bench_app;
+GRANT EXECUTE ON FUNCTION session_bind(text), session_bound_user(), session_touch(text) TO bench_app;""", db=db)
+    psql("VACUUM ANALYZE bench.notes, bench.notes_plain", db=db)
+    # the policy's comparison is an index condition, as the WHERE's is
+    plan = psql("SET ROLE bench_app; EXPLAIN (COSTS OFF) SELECT id, body FROM bench.notes", db=db)
+    if "Index" not in plan:
+        sys.exit(f"workload 8: the policy's query does not use the owner index:\n{plan}")
 
 
 def setup_db(db):
@@ -294,6 +338,8 @@ def suite(out, args, nvar, workloads, active=None):
     results = {}
     for wid in workloads:
         sides = ["session"] + (["baseline"] if WORKLOADS[wid][2] else [])
+        if wid in SELF_COMPARED:
+            load_notes(nvar)
         if wid == 1:
             # both next to the session side in both orders: their ratios
             # with it are targets
@@ -482,6 +528,11 @@ PRUNE_SIDES = (("session", "session: session_prune()"), ("baseline", "baseline: 
                ("none", "none: no prune, pg_sleep instead"))
 
 
+def per_run(a, b):
+    """Run i of a over run i of b (measured in the same round), listed."""
+    return ", ".join(f"{x['tps'] / y['tps']:.2f}x" for x, y in zip(a, b) if y["tps"])
+
+
 def p99_ratios(runs):
     """Each run's p99 during over its own p99 before."""
     return [x["p99_during"] / x["p99_before"] for x in runs if x["p99_before"] and x["p99_during"]]
@@ -538,7 +589,7 @@ def report(out, args, results, scale, prune, nvar):
                  "WAL B/req baseline | HOT session | HOT baseline |")
     lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for wid in ORDER:
-        if wid not in s:
+        if wid not in s or wid in SELF_COMPARED:
             continue
         if wid == 1 and "ceiling" in s[1]:
             lines.append(f"| 7 | {WORKLOADS[7][0]} (alternated with workload 1) | "
@@ -565,6 +616,21 @@ def report(out, args, results, scale, prune, nvar):
                      f"{sc['session']['wal']:.0f} | {sc['baseline']['wal']:.0f} | — | — |")
         lines.append(f"| 7 | ceiling, {scale['n']} stored, {scale['active']} active | "
                      f"{sc['ceiling']['tps']:.0f} | — | — | — | — | — | — |")
+    own = [wid for wid in ORDER if wid in s and wid in SELF_COMPARED]
+    if own:
+        lines.append("")
+        lines.append("session against itself (both sides as the role bench_app, without BYPASSRLS; "
+                     f"{NOTES_PER_USER} rows per user in each table, {nvar * NOTES_PER_USER} in all, "
+                     "an index on owner; each side BEGIN, its two statements, COMMIT):")
+        lines.append("")
+        lines.append("| # | workload | A | A req/s | B | B req/s | A vs B (run by run) |")
+        lines.append("|---|---|---|---:|---|---:|---:|")
+        for wid in own:
+            a, b = SELF_COMPARED[wid]
+            lines.append(f"| {wid} | {WORKLOADS[wid][0]} | {a} | {s[wid]['session']['tps']:.0f} | {b} | "
+                         f"{s[wid]['baseline']['tps']:.0f} | "
+                         f"{s[wid]['session']['tps'] / s[wid]['baseline']['tps']:.2f}x "
+                         f"({per_run(results[wid]['session'], results[wid]['baseline'])}) |")
     if prune:
         lines.append("")
         lines.append(f"Workload 6, prune of {prune['expired']} expired among "
@@ -604,10 +670,6 @@ def report(out, args, results, scale, prune, nvar):
     def ratio(a, b):
         return a / b if b else None
 
-    def per_run(a, b):
-        """Run i of a over run i of b (measured in the same round), listed."""
-        return ", ".join(f"{x['tps'] / y['tps']:.2f}x" for x, y in zip(a, b) if y["tps"])
-
     if 1 in s:
         r = ratio(s[1]["session"]["tps"], s[1]["baseline"]["tps"])
         target("req/s, workload 1 vs get + touch", f"{r:.2f}x", "≥ 4x", r >= 4)
@@ -633,6 +695,10 @@ def report(out, args, results, scale, prune, nvar):
     if 4 in s:
         r = ratio(s[4]["session"]["tps"], s[4]["baseline"]["tps"])
         target("session_create vs the upsert", f"{r:.2f}x", "≥ 1.0x", r >= 1.0)
+    if 8 in s:
+        r = ratio(s[8]["session"]["tps"], s[8]["baseline"]["tps"])
+        target("req/s, workload 8: bound RLS query vs touch + WHERE (run by run)",
+               f"{r:.2f}x ({per_run(results[8]['session'], results[8]['baseline'])})", "≥ 0.9x", r >= 0.9)
     if prune:
         rs = statistics.median(x["rows_per_s"] for x in prune["runs"]["session"])
         rb = statistics.median(x["rows_per_s"] for x in prune["runs"]["baseline"])
@@ -664,7 +730,7 @@ def report(out, args, results, scale, prune, nvar):
 
 
 def chart(out, s, scale):
-    if not s:
+    if not any(wid not in SELF_COMPARED for wid in s):
         return
     if not shutil.which("gnuplot"):
         log("gnuplot not found: no chart")
@@ -674,7 +740,7 @@ def chart(out, s, scale):
         if 1 in s and "ceiling" in s[1]:
             f.write(f"\"7: {WORKLOADS[7][0]}\"\t{s[1]['ceiling']['tps']:.0f}\t0\n")
         for wid in ORDER:
-            if wid in s:
+            if wid in s and wid not in SELF_COMPARED:
                 base = s[wid].get("baseline")
                 f.write(f"\"{wid}: {WORKLOADS[wid][0]}\"\t{s[wid]['session']['tps']:.0f}\t"
                         f"{base['tps'] if base else 0:.0f}\n")

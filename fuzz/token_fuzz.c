@@ -79,6 +79,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(memcmp(enc, data, size) == 0, "base64url decode is not canonical");
 		}
 	}
+	/* a handle: one spelling per stored hash, and back */
+	{
+		uint8		hash[SESSION_HASH_BYTES];
+		char		handle[SESSION_HANDLE_CHARS];
+
+		if (session_handle_decode((const char *) data, size, hash))
+		{
+			check(size == SESSION_HANDLE_CHARS, "a handle of another length decodes");
+			session_handle_encode(hash, handle);
+			check(memcmp(handle, data, size) == 0, "a handle has a second spelling");
+		}
+	}
 	if (size <= sizeof(buf))
 	{
 		uint8		back[64];

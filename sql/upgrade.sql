@@ -113,7 +113,45 @@ COMMIT;
 SELECT p.oid::regprocedure AS function, has_function_privilege('session_upgrade_app', p.oid, 'EXECUTE') AS app_may
 FROM pg_proc p WHERE p.proname LIKE 'session_b%' ORDER BY 1;
 
--- a fresh install at 1.5 has the same result types and the same keys table
+-- 1.5 to 1.6: session_list's handles.  The library is 1.6's, and a database
+-- still at 1.5 gets 1.5's columns from it; after the update, every session
+-- is kept and listed with its handle, session_list's grants are as they
+-- were (with the grant option), PUBLIC has none, and session_destroy_handle
+-- is granted to no one.
+GRANT EXECUTE ON FUNCTION session_list(text) TO session_upgrade_app;
+GRANT EXECUTE ON FUNCTION session_list(text) TO session_upgrade_admin WITH GRANT OPTION;
+SELECT pg_get_function_result('session_list(text)'::regprocedure) AS list_1_5;
+SELECT count(*) AS listed_1_5 FROM session_list('ann');
+SELECT count(*) AS sessions_before FROM session_internal.sessions \gset
+ALTER EXTENSION session UPDATE TO '1.6';
+SELECT extversion FROM pg_extension WHERE extname = 'session';
+SELECT count(*) = :sessions_before AS every_session_kept FROM session_internal.sessions;
+SELECT pg_get_function_result('session_list(text)'::regprocedure) AS list;
+SELECT r.r AS role, f.f AS function,
+       has_function_privilege(r.r, f.f, 'EXECUTE') AS execute,
+       has_function_privilege(r.r, f.f, 'EXECUTE WITH GRANT OPTION') AS grant_option
+FROM (VALUES ('session_upgrade_app'), ('session_upgrade_admin')) r(r),
+     (VALUES ('session_list(text)'), ('session_destroy_handle(text, text)')) f(f)
+ORDER BY 1, 2;
+SELECT p.proname, count(*) FILTER (WHERE a.grantee = 0) AS public_grants
+FROM pg_proc p LEFT JOIN LATERAL aclexplode(p.proacl) a ON true
+WHERE p.proname IN ('session_list', 'session_destroy_handle')
+GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS members
+FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
+WHERE e.extname = 'session' AND d.deptype = 'e'
+  AND d.objid IN ('session_list(text)'::regprocedure,
+                  'session_destroy_handle(text, text)'::regprocedure);
+-- a session made under 1.0 is listed with a handle, which ends it
+SELECT handle AS ann_handle FROM session_list('ann') \gset
+SELECT length(:'ann_handle') AS handle_length;
+SET ROLE session_upgrade_app;
+SELECT count(*) AS app_lists FROM session_list('ann');
+RESET ROLE;
+SELECT session_destroy_handle('ann', :'ann_handle') AS ended;
+SELECT count(*) AS ann_rows FROM session_touch(:'tok');
+
+-- a fresh install at 1.6 has the same result types and the same keys table
 \c :regression_db
 SELECT pg_get_function_result('session_touch(text)'::regprocedure) AS touch,
        pg_get_function_result('session_get(text)'::regprocedure) AS get;

@@ -525,12 +525,20 @@ session_destroy_user(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(ended);
 }
 
-PG_FUNCTION_INFO_V1(session_list);
-Datum
-session_list(PG_FUNCTION_ARGS)
+/*
+ * session_list(user_id): the user's live sessions, oldest first, and never
+ * a token.  From 1.6 on each row starts with the session's handle (for
+ * session_destroy_handle) and has when it was last used after created_at
+ * (session_list_1_6); before, it was created_at, expires_at,
+ * absolute_expires_at and data only (session_list, which a database not
+ * updated yet still declares).
+ */
+static Datum
+list_sessions(FunctionCallInfo fcinfo, bool devices)
 {
 	OwnerScope	scope;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	desc;
 	uint64		n;
 	uint64		i;
 
@@ -540,10 +548,93 @@ session_list(PG_FUNCTION_ARGS)
 
 	session_sql_begin(&scope);
 	n = session_store_list(PG_GETARG_TEXT_PP(0), request_time());
+	desc = SPI_tuptable->tupdesc;
 	for (i = 0; i < n; i++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		Datum		values[6];
+		bool		nulls[6];
+		int			c = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (devices)
+		{
+			Datum		stored = SPI_getbinval(row, desc, LIST_ID_HASH, &nulls[c]);
+			bytea	   *hash = DatumGetByteaPP(stored);
+			char		handle[SESSION_HANDLE_CHARS];
+
+			/* a row written by hand with a hash of another length has none */
+			nulls[c] = VARSIZE_ANY_EXHDR(hash) != SESSION_HASH_BYTES;
+			if (!nulls[c])
+			{
+				session_handle_encode((const uint8 *) VARDATA_ANY(hash), handle);
+				values[c] = PointerGetDatum(cstring_to_text_with_len(handle,
+																	 SESSION_HANDLE_CHARS));
+			}
+			c++;
+		}
+		values[c] = SPI_getbinval(row, desc, LIST_CREATED_AT, &nulls[c]);
+		c++;
+		if (devices)
+		{
+			values[c] = SPI_getbinval(row, desc, LIST_LAST_USED_AT, &nulls[c]);
+			c++;
+		}
+		values[c] = SPI_getbinval(row, desc, LIST_EXPIRES_AT, &nulls[c]);
+		c++;
+		values[c] = SPI_getbinval(row, desc, LIST_ABSOLUTE_EXPIRES_AT, &nulls[c]);
+		c++;
+		values[c] = SPI_getbinval(row, desc, LIST_DATA, &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	session_sql_end(&scope);
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(session_list);
+Datum
+session_list(PG_FUNCTION_ARGS)
+{
+	return list_sessions(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(session_list_1_6);
+Datum
+session_list_1_6(PG_FUNCTION_ARGS)
+{
+	return list_sessions(fcinfo, true);
+}
+
+/*
+ * session_destroy_handle(user_id, handle): end the user's session that
+ * session_list gave that handle; true if it was live.  A handle of another
+ * user's session, or anything that is not a handle, ends nothing.
+ */
+PG_FUNCTION_INFO_V1(session_destroy_handle);
+Datum
+session_destroy_handle(PG_FUNCTION_ARGS)
+{
+	OwnerScope	scope;
+	uint8		hash[SESSION_HASH_BYTES];
+	text	   *handle;
+	bool		ended;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
+	/* a wrong length is known without detoasting a possibly huge value */
+	if (toast_raw_datum_size(PG_GETARG_DATUM(1)) != VARHDRSZ + SESSION_HANDLE_CHARS)
+		PG_RETURN_BOOL(false);
+	handle = PG_GETARG_TEXT_PP(1);
+	if (!session_handle_decode(VARDATA_ANY(handle), VARSIZE_ANY_EXHDR(handle), hash))
+		PG_RETURN_BOOL(false);
+
+	session_sql_begin(&scope);
+	ended = session_store_destroy_handle(hash, PG_GETARG_TEXT_PP(0),
+										 request_time());
+	session_sql_end(&scope);
+	if (ended)
+		session_count(SC_DESTROYS, 1);
+	PG_RETURN_BOOL(ended);
 }
 
 PG_FUNCTION_INFO_V1(session_rotate_key);

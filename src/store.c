@@ -54,6 +54,7 @@ typedef enum StoreQueryId
 	Q_SET_IDLE,
 	Q_DESTROY,
 	Q_DESTROY_USER,
+	Q_DESTROY_HANDLE,
 	Q_LIST,
 	NUM_QUERIES
 } StoreQueryId;
@@ -119,8 +120,17 @@ static const StoreQuery queries[NUM_QUERIES] = {
 		" FROM ended",
 		3, {TEXTOID, BYTEAOID, TIMESTAMPTZOID}
 	},
+	[Q_DESTROY_HANDLE] = {
+		"DELETE FROM " SESSIONS " WHERE id_hash" OP("=") "$1"
+		" AND user_id" OP("=") "$2"
+		" RETURNING expires_at" OP(">") "$3",
+		3, {BYTEAOID, TEXTOID, TIMESTAMPTZOID}
+	},
+	/* the columns of StoreListColumn, in its order */
 	[Q_LIST] = {
-		"SELECT created_at, expires_at, absolute_expires_at, data FROM " SESSIONS
+		"SELECT id_hash, created_at,"
+		" GREATEST(created_at, expires_at" OP("-") "idle_timeout),"
+		" expires_at, absolute_expires_at, data FROM " SESSIONS
 		" WHERE user_id" OP("=") "$1 AND expires_at" OP(">") "$2"
 		" ORDER BY created_at, expires_at",
 		2, {TEXTOID, TIMESTAMPTZOID}
@@ -465,7 +475,34 @@ session_store_destroy_user(text *user_id, const uint8 *except_hash,
 									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* A user's live sessions, left in SPI_tuptable; returns how many. */
+/*
+ * End one of a user's sessions by its stored hash (a handle decoded): a
+ * session of another user is not touched.  True if it was live until now.
+ */
+bool
+session_store_destroy_handle(const uint8 *hash, text *user_id, TimestampTz now)
+{
+	Datum		args[3];
+	bool		isnull;
+
+	args[0] = session_hash_datum(hash);
+	args[1] = PointerGetDatum(user_id);
+	args[2] = TimestampTzGetDatum(now);
+
+	expect(run_query(Q_DESTROY_HANDLE, args, NULL, false, 0),
+		   SPI_OK_DELETE_RETURNING);
+	if (SPI_processed == 0)
+		return false;
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * A user's live sessions, oldest first, left in SPI_tuptable with the
+ * columns of StoreListColumn; returns how many.  When one was last used is
+ * when a touch last wrote its expiry (its idle timeout before that expiry),
+ * so to within session.touch_interval, and no earlier than its creation.
+ */
 uint64
 session_store_list(text *user_id, TimestampTz now)
 {

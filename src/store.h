@@ -50,6 +50,20 @@ extern bool session_store_destroy(const uint8 *hash, TimestampTz now);
 extern int64 session_store_destroy_user(text *user_id,
 										const uint8 *except_hash,
 										TimestampTz now);
+extern bool session_store_destroy_handle(const uint8 *hash, text *user_id,
+										 TimestampTz now);
+
+/* The columns of session_store_list's rows (SPI attribute numbers). */
+typedef enum StoreListColumn
+{
+	LIST_ID_HASH = 1,
+	LIST_CREATED_AT,
+	LIST_LAST_USED_AT,
+	LIST_EXPIRES_AT,
+	LIST_ABSOLUTE_EXPIRES_AT,
+	LIST_DATA
+} StoreListColumn;
+
 extern uint64 session_store_list(text *user_id, TimestampTz now);
 
 #endif							/* SESSION_STORE_H */

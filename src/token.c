@@ -395,3 +395,23 @@ session_token_hash_id(const char *id, uint8 *hash)
 	explicit_bzero(&ctx, sizeof(ctx));
 	return ok ? TOKEN_OK : TOKEN_CRYPTO_FAILURE;
 }
+
+/*
+ * A session's handle from its stored hash: SESSION_HANDLE_CHARS characters,
+ * not terminated.
+ */
+void
+session_handle_encode(const uint8 *hash, char *handle)
+{
+	base64url_encode(hash, SESSION_HASH_BYTES, handle);
+}
+
+/*
+ * The stored hash a handle names; false unless src is a handle's one
+ * spelling.
+ */
+bool
+session_handle_decode(const char *src, size_t len, uint8 *hash)
+{
+	return base64url_decode(src, len, hash, SESSION_HASH_BYTES);
+}

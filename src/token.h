@@ -25,6 +25,12 @@
 /* what is stored instead of the id */
 #define SESSION_HASH_BYTES		PG_SHA256_DIGEST_LENGTH
 #define SESSION_KEY_BYTES		32
+/*
+ * A session's handle, in lists of a user's sessions: the unpadded base64url
+ * of its stored hash.  It names the session as a copy of the table does,
+ * and like that copy it is not enough to make the token.
+ */
+#define SESSION_HANDLE_CHARS	43
 /* routing: a token's route is one byte, so at most 256 shards */
 #define SESSION_MAX_SHARDS		256
 
@@ -78,5 +84,7 @@ extern SessionTokenStatus session_token_parse(const char *src, size_t len,
 extern SessionTokenStatus session_token_verify(const SessionToken *tok,
 											   const SessionKeyState *key);
 extern SessionTokenStatus session_token_hash_id(const char *id, uint8 *hash);
+extern void session_handle_encode(const uint8 *hash, char *handle);
+extern bool session_handle_decode(const char *src, size_t len, uint8 *hash);
 
 #endif							/* SESSION_TOKEN_H */

@@ -1,0 +1,57 @@
+/* session--1.5--1.6.sql */
+
+\echo Use "ALTER EXTENSION session UPDATE TO '1.6'" to load this file. \quit
+
+-- Devices.  session_list gives each session's handle (the unpadded
+-- base64url of its stored sha256(id): it names the session as a copy of
+-- the table does, and is not enough to make its token) and when it was
+-- last used (when a touch last rolled its expiry, to within
+-- session.touch_interval); session_destroy_handle ends one of a user's
+-- sessions by its handle, so that a "your devices" page can sign out a
+-- lost phone.  A handle of another user's session, or anything that is
+-- not a handle, ends nothing.
+--
+-- A function's result columns cannot be altered, so session_list is
+-- dropped and made again, with the EXECUTE grants it had (as 1.1 did for
+-- session_touch and session_get).  A view or a BEGIN ATOMIC function that
+-- uses it makes the DROP, and so the whole update, fail with nothing
+-- changed: drop those first, update, and make them again.
+DO $upgrade$
+DECLARE
+    acl     pg_catalog.aclitem[];
+    owner   pg_catalog.oid;
+    g       record;
+BEGIN
+    SELECT p.proacl, p.proowner INTO acl, owner
+    FROM pg_catalog.pg_proc p
+    WHERE p.oid OPERATOR(pg_catalog.=)
+          '@extschema@.session_list(text)'::pg_catalog.regprocedure::pg_catalog.oid;
+
+    DROP FUNCTION @extschema@.session_list(text);
+    CREATE FUNCTION @extschema@.session_list(user_id text)
+    RETURNS TABLE (handle text, created_at timestamptz, last_used_at timestamptz,
+                   expires_at timestamptz, absolute_expires_at timestamptz, data jsonb)
+    AS 'MODULE_PATHNAME', 'session_list_1_6'
+    LANGUAGE C VOLATILE;
+    REVOKE ALL ON FUNCTION @extschema@.session_list(text) FROM PUBLIC;
+
+    -- the owner's own privilege comes with ownership
+    FOR g IN
+        SELECT a.grantee, a.is_grantable
+        FROM pg_catalog.aclexplode(acl) a
+        WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+          AND a.grantee OPERATOR(pg_catalog.<>) owner
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION @extschema@.session_list(text) TO %s%s',
+            CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                 ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
+            CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$upgrade$;
+
+CREATE FUNCTION @extschema@.session_destroy_handle(user_id text, handle text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'session_destroy_handle'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.session_destroy_handle(text, text) FROM PUBLIC;

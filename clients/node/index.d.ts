@@ -116,7 +116,11 @@ declare namespace sessionExpress {
   }
 
   interface SessionInfo {
+    /** Names the session for destroyHandle; never the token (extension 1.6; null before, and through a router). */
+    handle: string | null;
     createdAt: Date;
+    /** When a request last rolled its expiry, to within session.touch_interval (extension 1.6; null before). */
+    lastUsedAt: Date | null;
     expiresAt: Date;
     absoluteExpiresAt: Date | null;
     data: Record<string, unknown>;
@@ -127,6 +131,8 @@ declare namespace sessionExpress {
     destroyUser(userId: string | number, options?: { except?: Session | string }): Promise<number>;
     /** The user's live sessions, oldest first; never a token. */
     list(userId: string | number): Promise<SessionInfo[]>;
+    /** End one of the user's sessions by its handle from list(); true if it was live. Another user's handle ends nothing. */
+    destroyHandle(userId: string | number, handle: string): Promise<boolean>;
   }
 
   class SessionStoreError extends Error {

@@ -146,7 +146,10 @@ function statements(schema) {
     setIdle: `SELECT ${s}session_set_idle_timeout($1, $2::interval) AS expires_at`,
     destroy: `SELECT ${s}session_destroy($1) AS ended`,
     destroyUser: `SELECT ${s}session_destroy_user($1, $2) AS ended`,
-    list: `SELECT created_at, expires_at, absolute_expires_at, data FROM ${s}session_list($1)`,
+    // every column: from extension 1.6 on these include each session's
+    // handle and when it was last used
+    list: `SELECT * FROM ${s}session_list($1)`,
+    destroyHandle: `SELECT ${s}session_destroy_handle($1, $2) AS ended`,
   };
 }
 
@@ -1072,15 +1075,37 @@ function session(options = {}) {
     return Number(rows[0].ended);
   };
 
-  /* A user's live sessions (devices), oldest first; no tokens. */
+  /*
+   * A user's live sessions (devices), oldest first; no tokens.  Each has
+   * its handle, for destroyHandle, and when it was last used (extension
+   * 1.6; null before, and through a session_proxy router).
+   */
   middleware.list = async function list(userId) {
     const rows = await ctx.query(ctx.sql.list, [String(userId)]);
     return rows.map((r) => ({
+      handle: r.handle ?? null,
       createdAt: r.created_at,
+      lastUsedAt: r.last_used_at ?? null,
       expiresAt: r.expires_at,
       absoluteExpiresAt: r.absolute_expires_at,
       data: r.data,
     }));
+  };
+
+  /*
+   * End one of the user's sessions by the handle list() gave it ("sign out
+   * that device"); true if it was live.  A handle of another user's
+   * session ends nothing.
+   */
+  middleware.destroyHandle = async function destroyHandle(userId, handle) {
+    try {
+      const rows = await ctx.query(ctx.sql.destroyHandle, [String(userId), handle == null ? null : String(handle)]);
+      return rows[0].ended === true;
+    } catch (err) {
+      if (err.code !== '42883') throw err;
+      throw new SessionStoreError(`session-express: destroyHandle needs the session extension 1.6 or newer (${err.message})`,
+        { cause: err, code: 'ESESSIONVERSION' });
+    }
   };
 
   return middleware;

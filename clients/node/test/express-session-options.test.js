@@ -11,7 +11,7 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const request = require('supertest');
 const express = require('express');
-const { useServer, REQUEST_FUNCTIONS } = require('./server');
+const { useServer, REQUEST_FUNCTIONS_1_4 } = require('./server');
 const session = require('..');
 
 let server;
@@ -26,7 +26,8 @@ const idleSeconds = (user) => Number(server.psql(
 function app(options = {}, routes = () => {}) {
   const a = express();
   a.use(express.json());
-  a.use(session({ pool: options.pool || server.pool(), ...options }));
+  a.mw = session({ pool: options.pool || server.pool(), ...options });
+  a.use(a.mw);
   routes(a);
   a.get('/get', (req, res) => res.json({ ...req.session }));
   a.post('/set', (req, res) => { Object.assign(req.session, req.body); res.json({ ok: true }); });
@@ -285,7 +286,7 @@ describe('the extension version', () => {
     assert.equal(res.body.code, 'ESESSIONVERSION');
     assert.match(res.body.error, /session 1\.3 \(needs 1\.4 or newer\).*ALTER EXTENSION/);
     assert.equal(Number(server.psql('SELECT count(*) FROM session_internal.sessions', 'oldext')), 0);
-    server.psql(`ALTER EXTENSION session UPDATE TO '1.4'; GRANT EXECUTE ON FUNCTION ${REQUEST_FUNCTIONS} TO app`, 'oldext');
+    server.psql(`ALTER EXTENSION session UPDATE TO '1.4'; GRANT EXECUTE ON FUNCTION ${REQUEST_FUNCTIONS_1_4} TO app`, 'oldext');
     res = await request(a).post('/set').send({ n: 1 });
     assert.equal(res.status, 200, 'the check is made again after a failure');
     assert.equal(Number(server.psql('SELECT count(*) FROM session_internal.sessions', 'oldext')), 1);
@@ -294,6 +295,14 @@ describe('the extension version', () => {
     assert.equal(res.status, 500);
     assert.equal(res.body.code, 'ESESSIONVERSION');
     assert.match(res.body.error, /1\.5 or newer/);
+    // handles need 1.6: listed without them, and destroyHandle says so
+    assert.deepEqual((await a.mw.list('nobody')), []);
+    server.psql("SELECT session_create('old-user')", 'oldext');
+    const [listed] = await a.mw.list('old-user');
+    assert.equal(listed.handle, null);
+    assert.equal(listed.lastUsedAt, null);
+    await assert.rejects(a.mw.destroyHandle('old-user', 'x'.repeat(43)),
+      (err) => err.code === 'ESESSIONVERSION' && /1\.6 or newer/.test(err.message));
   });
 
   it('says so when the database has no session extension at all', async () => {

@@ -383,6 +383,47 @@ describe('users', () => {
     assert.deepEqual((await request(a).get('/get').set('Cookie', c3)).body.data, {});
   });
 
+  it('a devices page: each session\'s handle and last use, and one of them signed out by it', async () => {
+    const a = app({}, (r, mw) => {
+      r.post('/login/:id', async (req, res) => {
+        await req.session.regenerate();
+        req.session.userId = req.params.id;
+        req.session.device = req.get('user-agent');
+        res.json({ ok: true });
+      });
+      r.get('/devices', async (req, res) => res.json(await mw.list(req.session.userId)));
+      r.post('/devices/:handle/sign-out', async (req, res) =>
+        res.json({ ended: await mw.destroyHandle(req.session.userId, req.params.handle) }));
+    });
+    const uid = `dev-${Math.floor(Math.random() * 1e9)}`;
+    const phone = pair(await request(a).post(`/login/${uid}`).set('User-Agent', 'phone'));
+    const laptop = pair(await request(a).post(`/login/${uid}`).set('User-Agent', 'laptop'));
+    const other = pair(await request(a).post(`/login/${uid}-other`).set('User-Agent', 'tablet'));
+    const devices = (await request(a).get('/devices').set('Cookie', laptop)).body;
+    assert.deepEqual(devices.map((d) => d.data.device), ['phone', 'laptop']);
+    for (const d of devices) {
+      assert.match(d.handle, /^[A-Za-z0-9_-]{43}$/);
+      assert.ok(!phone.includes(d.handle) && !laptop.includes(d.handle), 'a handle is no part of a token');
+      assert.ok(Date.parse(d.lastUsedAt) >= Date.parse(d.createdAt));
+    }
+    const phoneHandle = devices[0].handle;
+    // the other user cannot end the phone's session with its handle
+    assert.deepEqual((await request(a).post(`/devices/${phoneHandle}/sign-out`).set('Cookie', other)).body,
+      { ended: false });
+    assert.equal((await request(a).get('/get').set('Cookie', phone)).body.data.device, 'phone');
+    // nor does anything that is not a handle
+    assert.deepEqual((await request(a).post('/devices/not-a-handle/sign-out').set('Cookie', laptop)).body,
+      { ended: false });
+    // the laptop signs the phone out; the laptop stays signed in
+    assert.deepEqual((await request(a).post(`/devices/${phoneHandle}/sign-out`).set('Cookie', laptop)).body,
+      { ended: true });
+    assert.deepEqual((await request(a).get('/get').set('Cookie', phone)).body.data, {});
+    assert.equal((await request(a).get('/get').set('Cookie', laptop)).body.data.device, 'laptop');
+    assert.deepEqual((await request(a).get('/devices').set('Cookie', laptop)).body.map((d) => d.data.device), ['laptop']);
+    assert.deepEqual((await request(a).post(`/devices/${phoneHandle}/sign-out`).set('Cookie', laptop)).body,
+      { ended: false });
+  });
+
   it('setting userKey on a stored session moves user_id, with a new token', async () => {
     const a = app();
     const c = pair(await request(a).post('/set').send({ cart: ['tea'] }));

@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const request = require('supertest');
 const express = require('express');
-const { TestServer, bindir, REQUEST_FUNCTIONS } = require('./server');
+const { TestServer, bindir, REQUEST_FUNCTIONS, REQUEST_FUNCTIONS_1_4 } = require('./server');
 const { recording, batchApp } = require('./batches');
 const session = require('..');
 
@@ -52,7 +52,7 @@ describe('through a session_proxy router', { skip }, () => {
       CREATE USER MAPPING FOR app SERVER session_shards OPTIONS (user 'session_router');
       GRANT USAGE ON FOREIGN SERVER session_shards TO app;
       GRANT USAGE ON SCHEMA session_proxy_internal TO app;
-      GRANT EXECUTE ON FUNCTION ${REQUEST_FUNCTIONS},
+      GRANT EXECUTE ON FUNCTION ${REQUEST_FUNCTIONS_1_4},
         session_proxy_internal.shard_count(), session_proxy_internal.unreachable(text, text, text, integer),
         session_proxy_internal.touch(text), session_proxy_internal.get(text),
         session_proxy_internal.regenerate(text, text), session_proxy_internal.set(text, jsonb),

@@ -11,7 +11,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { Pool } = require('pg');
 
-const REQUEST_FUNCTIONS = `
+// the request functions of extension 1.4 (and of the session_proxy
+// router), and all of them
+const REQUEST_FUNCTIONS_1_4 = `
   session_create(text, jsonb, interval, interval),
   session_touch(text), session_get(text),
   session_regenerate(text, text),
@@ -19,6 +21,7 @@ const REQUEST_FUNCTIONS = `
   session_merge(text, jsonb, text[]), session_set_idle_timeout(text, interval),
   session_destroy(text), session_destroy_user(text, text),
   session_list(text)`;
+const REQUEST_FUNCTIONS = `${REQUEST_FUNCTIONS_1_4}, session_destroy_handle(text, text)`;
 
 function bindir() {
   if (process.env.PG_BINDIR) return process.env.PG_BINDIR;
@@ -165,4 +168,4 @@ function useServer({ before, after }, ready, prepare) {
   after(async () => server && server.stop());
 }
 
-module.exports = { TestServer, useServer, bindir, REQUEST_FUNCTIONS };
+module.exports = { TestServer, useServer, bindir, REQUEST_FUNCTIONS, REQUEST_FUNCTIONS_1_4 };

@@ -16,7 +16,8 @@ from typing import Iterator
 
 import pytest
 
-REQUEST_FUNCTIONS = """
+# the request functions of extension 1.4, and all of them
+REQUEST_FUNCTIONS_1_4 = """
   session_create(text, jsonb, interval, interval),
   session_touch(text), session_get(text),
   session_regenerate(text, text),
@@ -24,6 +25,7 @@ REQUEST_FUNCTIONS = """
   session_merge(text, jsonb, text[]), session_set_idle_timeout(text, interval),
   session_destroy(text), session_destroy_user(text, text),
   session_list(text)"""
+REQUEST_FUNCTIONS = REQUEST_FUNCTIONS_1_4 + ", session_destroy_handle(text, text)"
 
 
 class Server:

@@ -58,7 +58,30 @@ def notes_view(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "Unauthorized"}, status=401)
 
 
+def devices_view(request: HttpRequest) -> JsonResponse:
+    """The logged-in user's sessions: a "your devices" page."""
+    from pgsession.django import list_sessions
+
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Unauthorized"}, status=401)
+    return JsonResponse({"devices": [
+        {"handle": s.handle, "last_used_at": s.last_used_at.isoformat(), "created_at": s.created_at.isoformat(),
+         "this": s.handle == request.POST.get("mine")}
+        for s in list_sessions(request.user.pk)]})
+
+
+def sign_out_view(request: HttpRequest, handle: str) -> JsonResponse:
+    """Sign one of the user's devices out by its handle."""
+    from pgsession.django import destroy_handle
+
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Unauthorized"}, status=401)
+    return JsonResponse({"ended": destroy_handle(request.user.pk, handle)})
+
+
 urlpatterns = [
+    path("devices", devices_view),
+    path("devices/<str:handle>/sign-out", sign_out_view),
     path("notes", notes_view),
     path("login", login_view),
     path("me", me),

@@ -55,6 +55,27 @@ def test_destroy_user_and_list(conn):
     assert pgsession.list_sessions(conn, 77)[0].data == {}
 
 
+def test_devices_handles_and_destroy_handle(conn):
+    phone = pgsession.create(conn, "erin", {"device": "phone"})
+    laptop = pgsession.create(conn, "erin", {"device": "laptop"})
+    pgsession.create(conn, "frank")
+    devices = pgsession.list_sessions(conn, "erin")
+    assert [d.data["device"] for d in devices] == ["phone", "laptop"]
+    for d in devices:
+        assert d.handle is not None and len(d.handle) == 43
+        assert d.handle not in phone and d.handle not in laptop, "a handle is no part of a token"
+        assert d.last_used_at is not None and d.last_used_at >= d.created_at
+    assert pgsession.list_sessions(conn, "erin")[0].handle == devices[0].handle, "a handle is stable"
+    assert pgsession.destroy_handle(conn, "frank", devices[0].handle) is False, "another user's handle"
+    assert pgsession.destroy_handle(conn, "erin", "not a handle") is False
+    assert pgsession.destroy_handle(conn, "erin", None) is False
+    assert pgsession.touch(conn, phone) is not None
+    assert pgsession.destroy_handle(conn, "erin", devices[0].handle) is True
+    assert pgsession.touch(conn, phone) is None
+    assert pgsession.touch(conn, laptop) is not None
+    assert pgsession.destroy_handle(conn, "erin", devices[0].handle) is False
+
+
 @pytest.mark.parametrize("bad", BAD)
 def test_bad_tokens_are_none_never_an_error(conn, bad):
     assert pgsession.touch(conn, bad) is None
@@ -95,7 +116,9 @@ def test_async(server):
             assert await aio.set(c, tok, {"z": 0})
             new = await aio.regenerate(c, tok)
             assert await aio.touch(c, tok) is None
-            assert len(await aio.list_sessions(c, "dave")) == 1
+            [listed] = await aio.list_sessions(c, "dave")
+            assert listed.handle is not None
+            assert await aio.destroy_handle(c, "someone else", listed.handle) is False
             assert await aio.destroy_user(c, "dave", new) == 0
             assert await aio.destroy(c, new)
             assert await aio.touch(c, "junk") is None
@@ -115,7 +138,7 @@ def test_an_extension_too_old_is_named_at_the_first_call(server):
     """A database at 1.3 fails the first call with both versions named and
     writes nothing; once updated the same connection works (a failed check
     is made again); a database without the extension says so."""
-    from conftest import REQUEST_FUNCTIONS
+    from conftest import REQUEST_FUNCTIONS_1_4
 
     server.psql("CREATE DATABASE pyoldext")
     server.psql("CREATE EXTENSION session VERSION '1.3'", "pyoldext")
@@ -124,7 +147,7 @@ def test_an_extension_too_old_is_named_at_the_first_call(server):
                            match=r"session 1\.3 \(needs 1\.4 or newer\).*ALTER EXTENSION"):
             pgsession.create(c, "old")
         assert server.psql("SELECT count(*) FROM session_internal.sessions", "pyoldext") == "0"
-        server.psql(f"ALTER EXTENSION session UPDATE TO '1.4'; GRANT EXECUTE ON FUNCTION {REQUEST_FUNCTIONS} TO app",
+        server.psql(f"ALTER EXTENSION session UPDATE TO '1.4'; GRANT EXECUTE ON FUNCTION {REQUEST_FUNCTIONS_1_4} TO app",
                     "pyoldext")
         tok = pgsession.create(c, "new")
         assert pgsession.touch(c, tok).user_id == "new"
@@ -132,6 +155,10 @@ def test_an_extension_too_old_is_named_at_the_first_call(server):
         with pytest.raises(pgsession.ExtensionVersionError, match=r"1\.5 or newer"):
             with pgsession.bound(c, tok):
                 pass
+        # handles need 1.6: listed without them, and destroy_handle says so
+        assert [(i.handle, i.last_used_at) for i in pgsession.list_sessions(c, "new")] == [(None, None)]
+        with pytest.raises(pgsession.ExtensionVersionError, match=r"1\.6 or newer"):
+            pgsession.destroy_handle(c, "new", "x" * 43)
 
     server.psql("CREATE DATABASE pynoext")
     with psycopg.connect(server.conninfo(db="pynoext"), autocommit=True) as c:

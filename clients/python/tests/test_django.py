@@ -217,3 +217,31 @@ def test_a_session_emptied_of_data_is_still_saved(server):
     s.save()
     assert SessionStore(s.session_key).load() == {}
     assert SessionStore().exists(s.session_key)
+
+
+def test_devices_lists_each_login_and_signs_one_out_by_its_handle(server, alice, _imports):
+    phone, laptop = Client(), Client()
+    for c in (phone, laptop):
+        assert c.post("/login", {"username": "alice", "password": "secret"}).status_code == 200
+    bob, _ = User.objects.get_or_create(username="bob-devices")
+    bob.set_password("secret")
+    bob.save()
+    other = Client()
+    assert other.post("/login", {"username": "bob-devices", "password": "secret"}).status_code == 200
+    devices = laptop.get("/devices").json()["devices"]
+    assert len(devices) == 2
+    tokens = (phone.cookies["sessionid"].value, laptop.cookies["sessionid"].value)
+    for d in devices:
+        assert len(d["handle"]) == 43 and not any(d["handle"] in t for t in tokens)
+        assert d["last_used_at"] >= d["created_at"]
+    handles = [d["handle"] for d in devices]
+    # bob cannot sign alice's phone out; a handle of alice's is nothing to him
+    assert all(other.post(f"/devices/{h}/sign-out").json() == {"ended": False} for h in handles)
+    assert phone.get("/me").json() == {"user": "alice"}
+    # the laptop signs the phone out (the older session), and stays signed in
+    assert laptop.post(f"/devices/{handles[0]}/sign-out").json() == {"ended": True}
+    assert phone.get("/me").status_code == 401
+    assert laptop.get("/me").json() == {"user": "alice"}
+    assert [d["handle"] for d in laptop.get("/devices").json()["devices"]] == handles[1:]
+    laptop.post("/logout")
+    other.post("/logout")

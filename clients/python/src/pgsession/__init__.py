@@ -23,9 +23,9 @@ from ._sql import ExtensionVersionError, Session, SessionInfo, SessionNotBound
 
 __all__ = [
     "ExtensionVersionError", "Session", "SessionInfo", "SessionNotBound", "bound", "create", "touch", "get", "regenerate", "set",
-    "merge", "set_idle_timeout", "destroy", "destroy_user", "list_sessions", "prune",
+    "merge", "set_idle_timeout", "destroy", "destroy_user", "destroy_handle", "list_sessions", "prune",
 ]
-__version__ = "1.4.0"
+__version__ = "1.6.0"
 
 try:
     from psycopg_pool import ConnectionPool
@@ -133,10 +133,22 @@ def destroy_user(target: Target, user_id: Any, except_token: Optional[str] = Non
 
 
 def list_sessions(target: Target, user_id: Any) -> list[SessionInfo]:
-    """The user's live sessions, oldest first (no tokens)."""
+    """The user's live sessions, oldest first (no tokens), each with its
+    handle for destroy_handle (extension 1.6)."""
     with _cursor(target) as cur:
         cur.execute(_sql.LIST, (_sql.user(user_id),))
-        return [_sql.info_of(r) for r in cur.fetchall()]
+        names = _sql.column_names(cur.description)
+        return [_sql.info_of(names, r) for r in cur.fetchall()]
+
+
+def destroy_handle(target: Target, user_id: Any, handle: Optional[str]) -> bool:
+    """End the user's session that list_sessions gave that handle ("sign out
+    that device"); True if it was live.  A handle of another user's session
+    ends nothing.  Extension 1.6."""
+    try:
+        return bool(_one(target, _sql.DESTROY_HANDLE, (_sql.user(user_id), handle)))
+    except psycopg.errors.UndefinedFunction as err:
+        raise _sql.destroy_handle_error(err) from err
 
 
 def _create_row(target: Target, user_id: Any, data: Mapping[str, Any], idle_timeout: Optional[timedelta],

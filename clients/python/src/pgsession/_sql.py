@@ -27,13 +27,24 @@ class SessionNotBound(LookupError):
     or none), so nothing was bound and the transaction was rolled back."""
 
 
-def bind_error(err: Exception) -> Exception:
-    """What an error from session_bind means: a database without it (before
-    1.5) is an ExtensionVersionError; anything else is itself."""
+def newer_error(err: Exception, call: str, version: str, function: str) -> Exception:
+    """What an error from a function newer than 1.4 means: a database
+    without it (undefined_function) is an ExtensionVersionError naming the
+    version needed; anything else is itself."""
     # psycopg 3 names the code sqlstate, psycopg2 (Django's driver) pgcode
     if (getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)) == "42883":
-        return ExtensionVersionError(f"bound() needs the session extension 1.5 or newer (session_bind): {err}")
+        return ExtensionVersionError(f"{call} needs the session extension {version} or newer ({function}): {err}")
     return err
+
+
+def bind_error(err: Exception) -> Exception:
+    """An error from session_bind (extension 1.5)."""
+    return newer_error(err, "bound()", "1.5", "session_bind")
+
+
+def destroy_handle_error(err: Exception) -> Exception:
+    """An error from session_destroy_handle (extension 1.6)."""
+    return newer_error(err, "destroy_handle()", "1.6", "session_destroy_handle")
 
 
 def version_problem(rows: Sequence[Sequence[Any]], client: str) -> Optional[ExtensionVersionError]:
@@ -65,7 +76,10 @@ MERGE_REMOVE = "SELECT session_merge(%s, %s::jsonb, %s::text[])"
 SET_IDLE_TIMEOUT = "SELECT session_set_idle_timeout(%s, %s::interval)"
 DESTROY = "SELECT session_destroy(%s)"
 DESTROY_USER = "SELECT session_destroy_user(%s, %s)"
-LIST = "SELECT created_at, expires_at, absolute_expires_at, data FROM session_list(%s)"
+# every column: from extension 1.6 on they include each session's handle
+# and when it was last used
+LIST = "SELECT * FROM session_list(%s)"
+DESTROY_HANDLE = "SELECT session_destroy_handle(%s, %s)"
 PRUNE = "SELECT session_prune()"
 # for the adapters, which need the new session's expiry for its cookie
 CREATE_ROW = ("SELECT t, r.user_id, r.data, r.created_at, r.expires_at, r.absolute_expires_at"
@@ -95,12 +109,17 @@ class Session:
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """One of a user's live sessions, as session_list gives it (no token)."""
+    """One of a user's live sessions, as session_list gives it (no token).
+    handle names it for destroy_handle; last_used_at is when a request last
+    rolled its expiry, to within session.touch_interval.  Both are None
+    before extension 1.6 and through a session_proxy router."""
 
     created_at: datetime
     expires_at: datetime
     absolute_expires_at: Optional[datetime]
     data: dict[str, Any]
+    handle: Optional[str] = None
+    last_used_at: Optional[datetime] = None
 
 
 def _data(value: Any) -> dict[str, Any]:
@@ -119,8 +138,16 @@ def token_and_session(row: Optional[Sequence[Any]]) -> tuple[Optional[str], Opti
     return row[0], session_of(row[1:])
 
 
-def info_of(row: Sequence[Any]) -> SessionInfo:
-    return SessionInfo(row[0], row[1], row[2], _data(row[3]))
+def info_of(names: Sequence[str], row: Sequence[Any]) -> SessionInfo:
+    """A row of LIST, whose columns are named in names (cursor.description)."""
+    r = dict(zip(names, row))
+    return SessionInfo(r["created_at"], r["expires_at"], r["absolute_expires_at"], _data(r["data"]),
+                       r.get("handle"), r.get("last_used_at"))
+
+
+def column_names(description: Any) -> list[str]:
+    """The column names of a DB-API cursor.description (psycopg 3 and 2 alike)."""
+    return [d[0] for d in description]
 
 
 def fingerprints(data: Mapping[str, Any]) -> dict[str, str]:

@@ -108,7 +108,16 @@ async def destroy_user(target: Target, user_id: Any, except_token: Optional[str]
 async def list_sessions(target: Target, user_id: Any) -> List[SessionInfo]:
     async with _cursor(target) as cur:
         await cur.execute(_sql.LIST, (_sql.user(user_id),))
-        return [_sql.info_of(r) for r in await cur.fetchall()]
+        names = _sql.column_names(cur.description)
+        return [_sql.info_of(names, r) for r in await cur.fetchall()]
+
+
+async def destroy_handle(target: Target, user_id: Any, handle: Optional[str]) -> bool:
+    """As pgsession.destroy_handle."""
+    try:
+        return bool(await _one(target, _sql.DESTROY_HANDLE, (_sql.user(user_id), handle)))
+    except psycopg.errors.UndefinedFunction as err:
+        raise _sql.destroy_handle_error(err) from err
 
 
 async def prune(target: Target) -> int:

@@ -26,12 +26,17 @@ bound(request) is a transaction (transaction.atomic) on that connection
 with the request's session bound (session_bind, extension 1.5), for
 row-level security policies that read session_bound_user(): queries of the
 ORM or a cursor on that database inside the block see it.
+
+list_sessions(user_id) and destroy_handle(user_id, handle) are a "your
+devices" page on that connection (extension 1.6): the user's sessions with
+their handles, and one of them ended by its handle.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, Iterator, Optional
 
 from asgiref.sync import sync_to_async
@@ -233,6 +238,35 @@ class SessionStore(SessionBase):
         if ends is None:
             return super().get_expiry_age(**kwargs)
         return max(0, int((_aware(ends) - datetime.now(dt_timezone.utc)).total_seconds()))
+
+
+def list_sessions(user_id: Any) -> list[_sql.SessionInfo]:
+    """The user's live sessions on the sessions' database, oldest first (no
+    tokens), each with its handle for destroy_handle (extension 1.6); times
+    as Django's own are."""
+    conn = _connection()
+    with conn.cursor() as cur:
+        _check_version(conn, cur)
+        cur.execute(_sql.LIST, (_sql.user(user_id),))
+        names = _sql.column_names(cur.description)
+        infos = [_sql.info_of(names, r) for r in cur.fetchall()]
+    return [replace(i, created_at=_local(i.created_at), expires_at=_local(i.expires_at),
+                    absolute_expires_at=i.absolute_expires_at and _local(i.absolute_expires_at),
+                    last_used_at=i.last_used_at and _local(i.last_used_at)) for i in infos]
+
+
+def destroy_handle(user_id: Any, handle: Optional[str]) -> bool:
+    """End the user's session that list_sessions gave that handle ("sign out
+    that device"); True if it was live.  A handle of another user's session
+    ends nothing.  Extension 1.6."""
+    try:
+        row = _fetch(_sql.DESTROY_HANDLE, (_sql.user(user_id), handle))
+    except Exception as err:
+        e = _sql.destroy_handle_error(err.__cause__ or err)
+        if isinstance(e, _sql.ExtensionVersionError):
+            raise e from err
+        raise
+    return bool(row and row[0])
 
 
 @contextmanager

@@ -13,7 +13,10 @@ GRANT EXECUTE ON FUNCTION
     session_merge(text, jsonb),
     session_destroy(text),
     session_destroy_user(text, text),
-    session_list(text)
+    session_list(text),
+    session_create(text, jsonb, interval, interval, integer, text),
+    session_regenerate(text, text, integer, text),
+    session_destroy_handle(text, text)
 TO regress_session_app;
 -- only so that it can plant objects below
 GRANT CREATE ON SCHEMA public TO regress_session_app;
@@ -49,6 +52,8 @@ SET session.absolute_timeout = 0;
 SET session.prune_batch_size = 1;
 SET session.prune_pause_ratio = 0;
 SET session.prune_wal_compression = off;
+SET session.max_sessions_per_user = 1;
+SET session.on_session_limit = 'refuse';
 
 -- No key shows in settings.
 SELECT name FROM pg_settings WHERE name LIKE 'session.%' ORDER BY 1;
@@ -92,6 +97,11 @@ SELECT session_create('app-user') IS NOT NULL AS created;
 SELECT session_destroy_user('nobody') AS ended;
 SELECT count(*) FROM session_list('app-user');
 SELECT session_regenerate(:'tok') IS NOT NULL AS regenerated;
+-- the per-user limit's count and eviction, and the devices' handles
+SELECT session_create('app-user', '{}', NULL, NULL, 1, 'refuse');
+SELECT session_create('app-user', '{}', NULL, NULL, 1) IS NOT NULL AS evicted;
+SELECT count(*) FROM session_list('app-user');
+SELECT session_destroy_handle('app-user', handle) AS ended FROM session_list('app-user');
 -- and the caller's identity and search_path are its own again
 SELECT current_user, current_setting('search_path') AS search_path;
 

@@ -55,3 +55,34 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'session_destroy_handle'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION @extschema@.session_destroy_handle(text, text) FROM PUBLIC;
+
+-- A limit on live sessions per user (limit.c): session.max_sessions_per_user
+-- (0, the default: none) and session.on_session_limit ('evict', the
+-- default: a login past it ends the user's least recently used sessions;
+-- 'refuse': it fails with SQLSTATE 53400), or a call's own, as these
+-- arguments (NULL: the setting; max_sessions 0: no limit).  The forms
+-- without them, as before, take the settings.
+CREATE FUNCTION @extschema@.session_create(
+    user_id text,
+    data jsonb,
+    idle_timeout interval,
+    absolute_timeout interval,
+    max_sessions integer,
+    on_limit text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'session_create'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.session_regenerate(
+    token text,
+    user_id text,
+    max_sessions integer,
+    on_limit text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'session_regenerate'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION
+    @extschema@.session_create(text, jsonb, interval, interval, integer, text),
+    @extschema@.session_regenerate(text, text, integer, text)
+FROM PUBLIC;

@@ -25,6 +25,7 @@
 
 #include "bind.h"
 #include "keys.h"
+#include "limit.h"
 #include "owner.h"
 #include "settings.h"
 #include "stats.h"
@@ -273,6 +274,7 @@ session_create(PG_FUNCTION_ARGS)
 {
 	text	   *user_id = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
 	Jsonb	   *data = object_arg(fcinfo, 1, "data");
+	SessionLimit limit;
 	Interval   *idle;
 	Interval   *absolute;
 	bool		idle_none;
@@ -291,11 +293,14 @@ session_create(PG_FUNCTION_ARGS)
 							  &absolute_none);
 	if (!absolute_none && expires_at > absolute_at)
 		expires_at = absolute_at;
+	/* 1.6's session_create(..., max_sessions, on_limit) */
+	session_limit_of_call(fcinfo, 4, &limit);
 
 	key_id = new_token(token, hash);
 
 	session_store_insert(hash, key_id, user_id, data, now, expires_at,
 						 absolute_at, absolute_none, idle);
+	session_limit_keep(&limit, user_id, hash, now);
 	session_count(SC_CREATES, 1);
 
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(token, SESSION_TOKEN_CHARS));
@@ -332,8 +337,11 @@ session_regenerate(PG_FUNCTION_ARGS)
 	uint8		new_hash[SESSION_HASH_BYTES];
 	char		token[SESSION_TOKEN_CHARS + 1];
 	SessionKeyId key_id;
+	SessionLimit limit;
 	bool		moved;
 
+	/* 1.6's session_regenerate(token, user_id, max_sessions, on_limit) */
+	session_limit_of_call(fcinfo, 2, &limit);
 	if (!verified_token(fcinfo, 0, old_hash))
 		PG_RETURN_NULL();
 
@@ -346,6 +354,8 @@ session_regenerate(PG_FUNCTION_ARGS)
 
 	if (!moved)
 		PG_RETURN_NULL();
+	/* now the user's: keep them within the limit (one already theirs adds none) */
+	session_limit_keep(&limit, user_id, new_hash, request_time());
 	session_count(SC_REGENERATIONS, 1);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(token, SESSION_TOKEN_CHARS));
 }

@@ -8,9 +8,13 @@
  * ROLE/DATABASE ... SET.  session.touch_synchronous_commit only trades a
  * caller's own durability, like synchronous_commit, so anyone may set it.
  * session.shards and session.shard say which ids this database may make
- * (see token.c), so they are superuser-only too.
+ * (see token.c), so they are superuser-only too, as are the limit on
+ * sessions per user and what a login past it does (limit.c); a call that
+ * needs its own limit passes it as an argument.
  */
 #include "postgres.h"
+
+#include <limits.h>
 
 #include "utils/guc.h"
 
@@ -27,6 +31,14 @@ double		session_prune_pause_ratio = 1.0;
 bool		session_prune_wal_compression = true;
 int			session_shards = 1;
 int			session_shard = 0;
+int			session_max_sessions_per_user = 0;
+int			session_on_session_limit = SESSION_LIMIT_EVICT;
+
+static const struct config_enum_entry limit_actions[] = {
+	{"evict", SESSION_LIMIT_EVICT, false},
+	{"refuse", SESSION_LIMIT_REFUSE, false},
+	{NULL, 0, false}
+};
 
 /* session.shards must be a power of two, as PL/Proxy's hash mask needs */
 static bool
@@ -149,6 +161,28 @@ session_settings_define(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("session.max_sessions_per_user",
+							"At most this many live sessions per user id; 0 for no limit.",
+							"A login past it does what session.on_session_limit says.",
+							&session_max_sessions_per_user,
+							0,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("session.on_session_limit",
+							 "What a login past session.max_sessions_per_user does.",
+							 "evict: end the user's least recently used sessions; "
+							 "refuse: fail the login.",
+							 &session_on_session_limit,
+							 SESSION_LIMIT_EVICT,
+							 limit_actions,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("session");
 }

@@ -21,6 +21,15 @@ extern double session_prune_pause_ratio;
 extern bool session_prune_wal_compression;
 extern int	session_shards;
 extern int	session_shard;
+extern int	session_max_sessions_per_user;
+extern int	session_on_session_limit;
+
+/* what a login past session.max_sessions_per_user does */
+typedef enum SessionLimitAction
+{
+	SESSION_LIMIT_EVICT,		/* end the user's least recently used */
+	SESSION_LIMIT_REFUSE		/* fail the login, SQLSTATE 53400 */
+} SessionLimitAction;
 
 extern void session_settings_define(void);
 

@@ -44,6 +44,13 @@
 #define ROLLED_EXPIRY(now) \
 	"GREATEST(expires_at, LEAST(" now OP("+") "idle_timeout, absolute_expires_at))"
 
+/*
+ * When a session was last used: when a touch last wrote its expiry (its
+ * idle timeout before that expiry), and no earlier than its creation.
+ */
+#define LAST_USED \
+	"GREATEST(created_at, expires_at" OP("-") "idle_timeout)"
+
 typedef enum StoreQueryId
 {
 	Q_EXTEND,
@@ -56,6 +63,8 @@ typedef enum StoreQueryId
 	Q_DESTROY_USER,
 	Q_DESTROY_HANDLE,
 	Q_LIST,
+	Q_LIMIT_COUNT,
+	Q_LIMIT_EVICT,
 	NUM_QUERIES
 } StoreQueryId;
 
@@ -128,12 +137,27 @@ static const StoreQuery queries[NUM_QUERIES] = {
 	},
 	/* the columns of StoreListColumn, in its order */
 	[Q_LIST] = {
-		"SELECT id_hash, created_at,"
-		" GREATEST(created_at, expires_at" OP("-") "idle_timeout),"
+		"SELECT id_hash, created_at, " LAST_USED ","
 		" expires_at, absolute_expires_at, data FROM " SESSIONS
 		" WHERE user_id" OP("=") "$1 AND expires_at" OP(">") "$2"
 		" ORDER BY created_at, expires_at",
 		2, {TEXTOID, TIMESTAMPTZOID}
+	},
+	/* up to $4 of the user's live sessions but $2 */
+	[Q_LIMIT_COUNT] = {
+		"SELECT pg_catalog.count(*) FROM (SELECT FROM " SESSIONS
+		" WHERE user_id" OP("=") "$1 AND id_hash" OP("<>") "$2"
+		" AND expires_at" OP(">") "$3 LIMIT $4) live",
+		4, {TEXTOID, BYTEAOID, TIMESTAMPTZOID, INT8OID}
+	},
+	/* all the user's live sessions but $2 and the $4 most recently used */
+	[Q_LIMIT_EVICT] = {
+		"DELETE FROM " SESSIONS " WHERE id_hash" OP("=") "ANY (ARRAY("
+		"SELECT id_hash FROM " SESSIONS
+		" WHERE user_id" OP("=") "$1 AND id_hash" OP("<>") "$2"
+		" AND expires_at" OP(">") "$3"
+		" ORDER BY " LAST_USED " DESC, created_at DESC, id_hash OFFSET $4))",
+		4, {TEXTOID, BYTEAOID, TIMESTAMPTZOID, INT8OID}
 	},
 };
 
@@ -148,6 +172,31 @@ run_query(StoreQueryId q, Datum *values, const char *nulls, bool read_only,
 		plans[q] = session_sql_prepare(queries[q].sql, queries[q].nargs,
 									   (Oid *) queries[q].argtypes);
 	return SPI_execute_plan(plans[q], values, nulls, read_only, count);
+}
+
+/*
+ * Run query q as run_query does, but seeing every committed row even where
+ * the transaction's snapshot is older (REPEATABLE READ and SERIALIZABLE),
+ * as foreign-key checks do: a row that snapshot does not show and that the
+ * query would delete is a serialization failure.
+ */
+static int
+run_query_latest(StoreQueryId q, Datum *values, const char *nulls)
+{
+	Snapshot	test = InvalidSnapshot;
+	Snapshot	crosscheck = InvalidSnapshot;
+
+	if (plans[q] == NULL)
+		plans[q] = session_sql_prepare(queries[q].sql, queries[q].nargs,
+									   (Oid *) queries[q].argtypes);
+	if (IsolationUsesXactSnapshot())
+	{
+		CommandCounterIncrement();
+		test = GetLatestSnapshot();
+		crosscheck = GetTransactionSnapshot();
+	}
+	return SPI_execute_snapshot(plans[q], values, nulls, test, crosscheck,
+								false, true, 0);
 }
 
 static void
@@ -498,10 +547,51 @@ session_store_destroy_handle(const uint8 *hash, text *user_id, TimestampTz now)
 }
 
 /*
+ * How many live sessions the user has besides the one whose hash is
+ * except, counting up to cap; committed ones the caller's snapshot does not
+ * show included.
+ */
+int64
+session_store_count_live(text *user_id, const uint8 *except, int64 cap,
+						 TimestampTz now)
+{
+	Datum		args[4];
+	bool		isnull;
+
+	args[0] = PointerGetDatum(user_id);
+	args[1] = session_hash_datum(except);
+	args[2] = TimestampTzGetDatum(now);
+	args[3] = Int64GetDatum(cap);
+
+	expect(run_query_latest(Q_LIMIT_COUNT, args, NULL), SPI_OK_SELECT);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * End the user's live sessions besides except and the keep most recently
+ * used of them (committed ones the caller's snapshot does not show
+ * included); returns how many ended.
+ */
+uint64
+session_store_evict(text *user_id, const uint8 *except, int64 keep,
+					TimestampTz now)
+{
+	Datum		args[4];
+
+	args[0] = PointerGetDatum(user_id);
+	args[1] = session_hash_datum(except);
+	args[2] = TimestampTzGetDatum(now);
+	args[3] = Int64GetDatum(keep);
+
+	expect(run_query_latest(Q_LIMIT_EVICT, args, NULL), SPI_OK_DELETE);
+	return SPI_processed;
+}
+
+/*
  * A user's live sessions, oldest first, left in SPI_tuptable with the
  * columns of StoreListColumn; returns how many.  When one was last used is
- * when a touch last wrote its expiry (its idle timeout before that expiry),
- * so to within session.touch_interval, and no earlier than its creation.
+ * LAST_USED: to within session.touch_interval.
  */
 uint64
 session_store_list(text *user_id, TimestampTz now)

@@ -65,5 +65,9 @@ typedef enum StoreListColumn
 } StoreListColumn;
 
 extern uint64 session_store_list(text *user_id, TimestampTz now);
+extern int64 session_store_count_live(text *user_id, const uint8 *except,
+									  int64 cap, TimestampTz now);
+extern uint64 session_store_evict(text *user_id, const uint8 *except,
+								  int64 keep, TimestampTz now);
 
 #endif							/* SESSION_STORE_H */

@@ -360,14 +360,14 @@ session_keys_retire(void)
 		mark_plan = session_sql_prepare("UPDATE " SESSION_INTERNAL_SCHEMA ".keys k SET superseded_at = $1"
 										" WHERE k.superseded_at IS NULL"
 										" AND k.id OPERATOR(pg_catalog.<>) " NEWEST_KEY,
-										1, types);
+										1, types, 0);
 	if (retire_plan == NULL)
 		retire_plan = session_sql_prepare("DELETE FROM " SESSION_INTERNAL_SCHEMA ".keys k"
 										  " WHERE k.superseded_at OPERATOR(pg_catalog.<=) $1"
 										  " AND k.id OPERATOR(pg_catalog.<>) " NEWEST_KEY
 										  " AND NOT EXISTS (SELECT FROM " SESSION_INTERNAL_SCHEMA ".sessions s"
 										  "      WHERE s.key_id OPERATOR(pg_catalog.=) k.id)",
-										  1, types);
+										  1, types, 0);
 
 	/*
 	 * Under a snapshot taken now, with the lock held: every rotation has

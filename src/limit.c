@@ -19,12 +19,15 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
 #include "limit.h"
 #include "owner.h"
 #include "store.h"
+#include "token.h"
 
 /*
  * The advisory lock of a user id is (SESSION_LIMIT_LOCK_CLASS, a hash of
@@ -82,31 +85,88 @@ lock_user(text *user_id)
 						Int32GetDatum((int32) h));
 }
 
+/* One of the user's other live sessions, as the limit weighs them. */
+typedef struct OtherSession
+{
+	TimestampTz last_used;
+	TimestampTz created;
+	uint8		hash[SESSION_HASH_BYTES];
+} OtherSession;
+
+/* Least recently used first; then the oldest; then by hash, for a total order. */
+static int
+lru_first(const void *a, const void *b)
+{
+	const OtherSession *x = a;
+	const OtherSession *y = b;
+
+	if (x->last_used != y->last_used)
+		return x->last_used < y->last_used ? -1 : 1;
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return memcmp(x->hash, y->hash, SESSION_HASH_BYTES);
+}
+
 /*
  * The session whose hash is given has just become user_id's: keep the user
- * within limit, counting that session as one of theirs.
+ * within limit, counting that session as one of theirs.  Evicting, the
+ * least recently used of the others end until, with it, the user has
+ * limit->max.
  */
 void
 session_limit_keep(const SessionLimit *limit, text *user_id,
 				   const uint8 *hash, TimestampTz now)
 {
 	OwnerScope	scope;
+	OtherSession *others;
+	uint64		n;
+	uint64		i;
+	int64		count = 0;
+	int64		excess;
 
 	if (limit->max == 0 || user_id == NULL)
 		return;
 
 	lock_user(user_id);
 	session_sql_begin(&scope);
-	if (limit->action == SESSION_LIMIT_REFUSE)
+	n = session_store_user_live(user_id, now);
+	others = palloc(sizeof(OtherSession) * Max(n, 1));
+	for (i = 0; i < n; i++)
 	{
-		if (session_store_count_live(user_id, hash, limit->max, now) >= limit->max)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("the user already has the most live sessions allowed (%d)",
-							limit->max),
-					 errhint("End one of the user's sessions first, or let a login end the least recently used one (on_limit 'evict').")));
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		bytea	   *h;
+
+		CHECK_FOR_INTERRUPTS();
+		h = DatumGetByteaPP(SPI_getbinval(row, desc, LIVE_ID_HASH, &isnull));
+		/* the session itself, and a row written by hand with another hash */
+		if (VARSIZE_ANY_EXHDR(h) != SESSION_HASH_BYTES ||
+			memcmp(VARDATA_ANY(h), hash, SESSION_HASH_BYTES) == 0)
+			continue;
+		memcpy(others[count].hash, VARDATA_ANY(h), SESSION_HASH_BYTES);
+		others[count].last_used =
+			DatumGetTimestampTz(SPI_getbinval(row, desc, LIVE_LAST_USED_AT, &isnull));
+		others[count].created =
+			DatumGetTimestampTz(SPI_getbinval(row, desc, LIVE_CREATED_AT, &isnull));
+		count++;
 	}
-	else
-		(void) session_store_evict(user_id, hash, limit->max - 1, now);
+
+	excess = count - (limit->max - 1);
+	if (excess > 0 && limit->action == SESSION_LIMIT_REFUSE)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("the user already has the most live sessions allowed (%d)",
+						limit->max),
+				 errhint("End one of the user's sessions first, or let a login end the least recently used one (on_limit 'evict').")));
+	if (excess > 0)
+	{
+		qsort(others, count, sizeof(OtherSession), lru_first);
+		for (i = 0; i < (uint64) excess; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			session_store_evict(others[i].hash, now);
+		}
+	}
 	session_sql_end(&scope);
 }

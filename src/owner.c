@@ -235,12 +235,16 @@ session_sql_end(OwnerScope *scope)
 /*
  * One of our statements, prepared for the rest of the backend's life
  * (SPI_keepplan): each caller keeps the plan in a static and prepares it
- * on first use, inside a session_sql_begin() scope.
+ * on first use, inside a session_sql_begin() scope.  cursor_options as
+ * SPI_prepare_cursor takes them: CURSOR_OPT_GENERIC_PLAN for a statement
+ * whose best plan does not depend on its arguments' values, so that it is
+ * planned once rather than on every call.
  */
 SPIPlanPtr
-session_sql_prepare(const char *sql, int nargs, Oid *argtypes)
+session_sql_prepare(const char *sql, int nargs, Oid *argtypes,
+					int cursor_options)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));

@@ -20,6 +20,6 @@ extern void session_owner_end(OwnerScope *scope);
 extern void session_sql_begin(OwnerScope *scope);
 extern void session_sql_end(OwnerScope *scope);
 extern SPIPlanPtr session_sql_prepare(const char *sql, int nargs,
-									  Oid *argtypes);
+									  Oid *argtypes, int cursor_options);
 
 #endif							/* SESSION_OWNER_H */

@@ -274,12 +274,12 @@ delete_through_sql(PruneRun *run, ItemPointerData *tids, int ntids)
 		batch_plan = session_sql_prepare("DELETE FROM " SESSIONS
 										 " WHERE ctid OPERATOR(pg_catalog.=) ANY ($1)"
 										 " AND expires_at OPERATOR(pg_catalog.<=) $2",
-										 2, batch_types);
+										 2, batch_types, 0);
 	if (row_plan == NULL)
 		row_plan = session_sql_prepare("DELETE FROM " SESSIONS
 									   " WHERE ctid OPERATOR(pg_catalog.=) $1"
 									   " AND expires_at OPERATOR(pg_catalog.<=) $2",
-									   2, row_types);
+									   2, row_types, 0);
 
 	elems = palloc(sizeof(Datum) * ntids);
 	for (i = 0; i < ntids; i++)
@@ -468,7 +468,7 @@ prune_record(PruneRun *run, bool wait)
 	if (plan == NULL)
 		plan = session_sql_prepare("UPDATE " PRUNE_STATE " SET last_start = $1,"
 								   " last_duration = $2, last_deleted = $3, last_batches = $4",
-								   4, types);
+								   4, types, 0);
 	rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));

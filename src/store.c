@@ -63,8 +63,7 @@ typedef enum StoreQueryId
 	Q_DESTROY_USER,
 	Q_DESTROY_HANDLE,
 	Q_LIST,
-	Q_LIMIT_COUNT,
-	Q_LIMIT_EVICT,
+	Q_USER_LIVE,
 	NUM_QUERIES
 } StoreQueryId;
 
@@ -73,6 +72,7 @@ typedef struct StoreQuery
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[8];
+	int			cursor_options; /* for session_sql_prepare */
 } StoreQuery;
 
 static const StoreQuery queries[NUM_QUERIES] = {
@@ -143,21 +143,13 @@ static const StoreQuery queries[NUM_QUERIES] = {
 		" ORDER BY created_at, expires_at",
 		2, {TEXTOID, TIMESTAMPTZOID}
 	},
-	/* up to $4 of the user's live sessions but $2 */
-	[Q_LIMIT_COUNT] = {
-		"SELECT pg_catalog.count(*) FROM (SELECT FROM " SESSIONS
-		" WHERE user_id" OP("=") "$1 AND id_hash" OP("<>") "$2"
-		" AND expires_at" OP(">") "$3 LIMIT $4) live",
-		4, {TEXTOID, BYTEAOID, TIMESTAMPTZOID, INT8OID}
-	},
-	/* all the user's live sessions but $2 and the $4 most recently used */
-	[Q_LIMIT_EVICT] = {
-		"DELETE FROM " SESSIONS " WHERE id_hash" OP("=") "ANY (ARRAY("
-		"SELECT id_hash FROM " SESSIONS
-		" WHERE user_id" OP("=") "$1 AND id_hash" OP("<>") "$2"
-		" AND expires_at" OP(">") "$3"
-		" ORDER BY " LAST_USED " DESC, created_at DESC, id_hash OFFSET $4))",
-		4, {TEXTOID, BYTEAOID, TIMESTAMPTZOID, INT8OID}
+	/* the columns of StoreLiveColumn, in its order */
+	[Q_USER_LIVE] = {
+		"SELECT id_hash, " LAST_USED ", created_at FROM " SESSIONS
+		" WHERE user_id" OP("=") "$1 AND expires_at" OP(">") "$2",
+		2, {TEXTOID, TIMESTAMPTZOID},
+		/* on every login under a limit: one plan, the user_id index */
+		CURSOR_OPT_GENERIC_PLAN
 	},
 };
 
@@ -170,7 +162,8 @@ run_query(StoreQueryId q, Datum *values, const char *nulls, bool read_only,
 {
 	if (plans[q] == NULL)
 		plans[q] = session_sql_prepare(queries[q].sql, queries[q].nargs,
-									   (Oid *) queries[q].argtypes);
+									   (Oid *) queries[q].argtypes,
+									   queries[q].cursor_options);
 	return SPI_execute_plan(plans[q], values, nulls, read_only, count);
 }
 
@@ -188,7 +181,8 @@ run_query_latest(StoreQueryId q, Datum *values, const char *nulls)
 
 	if (plans[q] == NULL)
 		plans[q] = session_sql_prepare(queries[q].sql, queries[q].nargs,
-									   (Oid *) queries[q].argtypes);
+									   (Oid *) queries[q].argtypes,
+									   queries[q].cursor_options);
 	if (IsolationUsesXactSnapshot())
 	{
 		CommandCounterIncrement();
@@ -547,45 +541,35 @@ session_store_destroy_handle(const uint8 *hash, text *user_id, TimestampTz now)
 }
 
 /*
- * How many live sessions the user has besides the one whose hash is
- * except, counting up to cap; committed ones the caller's snapshot does not
- * show included.
+ * A user's live sessions, left in SPI_tuptable with the columns of
+ * StoreLiveColumn, in no order; committed ones the caller's snapshot does
+ * not show included.  Returns how many.
  */
-int64
-session_store_count_live(text *user_id, const uint8 *except, int64 cap,
-						 TimestampTz now)
+uint64
+session_store_user_live(text *user_id, TimestampTz now)
 {
-	Datum		args[4];
-	bool		isnull;
+	Datum		args[2];
 
 	args[0] = PointerGetDatum(user_id);
-	args[1] = session_hash_datum(except);
-	args[2] = TimestampTzGetDatum(now);
-	args[3] = Int64GetDatum(cap);
+	args[1] = TimestampTzGetDatum(now);
 
-	expect(run_query_latest(Q_LIMIT_COUNT, args, NULL), SPI_OK_SELECT);
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
+	expect(run_query_latest(Q_USER_LIVE, args, NULL), SPI_OK_SELECT);
+	return SPI_processed;
 }
 
 /*
- * End the user's live sessions besides except and the keep most recently
- * used of them (committed ones the caller's snapshot does not show
- * included); returns how many ended.
+ * Delete a session that session_store_user_live found, as it found it: a
+ * row the caller's older snapshot does not show is a serialization failure.
  */
-uint64
-session_store_evict(text *user_id, const uint8 *except, int64 keep,
-					TimestampTz now)
+void
+session_store_evict(const uint8 *hash, TimestampTz now)
 {
-	Datum		args[4];
+	Datum		args[2];
 
-	args[0] = PointerGetDatum(user_id);
-	args[1] = session_hash_datum(except);
-	args[2] = TimestampTzGetDatum(now);
-	args[3] = Int64GetDatum(keep);
+	args[0] = session_hash_datum(hash);
+	args[1] = TimestampTzGetDatum(now);
 
-	expect(run_query_latest(Q_LIMIT_EVICT, args, NULL), SPI_OK_DELETE);
-	return SPI_processed;
+	expect(run_query_latest(Q_DESTROY, args, NULL), SPI_OK_DELETE_RETURNING);
 }
 
 /*

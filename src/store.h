@@ -65,9 +65,16 @@ typedef enum StoreListColumn
 } StoreListColumn;
 
 extern uint64 session_store_list(text *user_id, TimestampTz now);
-extern int64 session_store_count_live(text *user_id, const uint8 *except,
-									  int64 cap, TimestampTz now);
-extern uint64 session_store_evict(text *user_id, const uint8 *except,
-								  int64 keep, TimestampTz now);
+
+/* The columns of session_store_user_live's rows (SPI attribute numbers). */
+typedef enum StoreLiveColumn
+{
+	LIVE_ID_HASH = 1,
+	LIVE_LAST_USED_AT,
+	LIVE_CREATED_AT
+} StoreLiveColumn;
+
+extern uint64 session_store_user_live(text *user_id, TimestampTz now);
+extern void session_store_evict(const uint8 *hash, TimestampTz now);
 
 #endif							/* SESSION_STORE_H */

@@ -58,6 +58,16 @@ declare namespace sessionExpress {
     userKey?: string | ((data: Record<string, any>) => string | number | null | undefined);
     /** regenerate() keeps the data under the new token (session_regenerate) instead of starting empty. */
     regenerateKeepsData?: boolean;
+    /**
+     * At most this many live sessions per user id (0: no limit); default: the database's
+     * session.max_sessions_per_user.  Extension 1.6.
+     */
+    maxSessionsPerUser?: number;
+    /**
+     * A login past the limit: 'evict' ends the user's least recently used sessions, 'refuse' fails it with
+     * ESESSIONLIMIT; default: the database's session.on_session_limit ('evict').  Extension 1.6.
+     */
+    onSessionLimit?: 'evict' | 'refuse';
     /** Send the cookie on every response of a live session (default true). */
     rolling?: boolean;
     /** ms to wait for the database before next(err); default 5000. */
@@ -136,7 +146,7 @@ declare namespace sessionExpress {
   }
 
   class SessionStoreError extends Error {
-    /** ESESSIONTIMEOUT, ESESSIONVERSION, ..., or the SQLSTATE the database gave (08006: a shard did not answer). */
+    /** ESESSIONTIMEOUT, ESESSIONVERSION, ESESSIONLIMIT, ..., or the SQLSTATE the database gave (08006: a shard did not answer). */
     code: string;
     /**
      * With ESESSIONTIMEOUT: 'not-sent' (no connection in time), 'cancelled' (the statement was cancelled and

@@ -37,7 +37,8 @@ const COOKIE_DEFAULTS = {
 
 /* Our options, and express-session's that mean the same here. */
 const OPTIONS = new Set(['pool', 'schema', 'name', 'userKey', 'regenerateKeepsData', 'rolling', 'timeout',
-  'idleTimeout', 'absoluteTimeout', 'cookie', 'saveUninitialized', 'unset', 'proxy', 'secret', 'resave']);
+  'idleTimeout', 'absoluteTimeout', 'cookie', 'saveUninitialized', 'unset', 'proxy', 'secret', 'resave',
+  'maxSessionsPerUser', 'onSessionLimit']);
 const COOKIE_OPTIONS = new Set(['httpOnly', 'secure', 'sameSite', 'path', 'domain', 'maxAge', 'priority',
   'partitioned']);
 
@@ -138,10 +139,14 @@ function versionProblem(rows) {
 }
 
 /* The SQL of the calls sent one at a time, schema-qualified when asked. */
-function statements(schema) {
+function statements(schema, limited) {
   const s = schema ? ident(schema) : '';
   return {
     regenerate: `SELECT t AS token FROM ${s}session_regenerate($1, $2) AS t`,
+    // a login (another user): with the app's own limit, 1.6's form
+    login: limited
+      ? `SELECT t AS token FROM ${s}session_regenerate($1, $2, $3::int, $4) AS t`
+      : `SELECT t AS token FROM ${s}session_regenerate($1, $2) AS t`,
     bind: `SELECT user_id FROM ${s}session_bind($1)`,
     setIdle: `SELECT ${s}session_set_idle_timeout($1, $2::interval) AS expires_at`,
     destroy: `SELECT ${s}session_destroy($1) AS ended`,
@@ -160,8 +165,10 @@ function statements(schema) {
  * Touches and merges are sent in token order, so that two statements that
  * both update the same rows lock them in the same order.
  */
-function batchStatements(schema) {
+function batchStatements(schema, limited) {
   const s = schema ? ident(schema) : '';
+  /* with the app's own per-user limit, 1.6's session_create */
+  const limit = limited ? ', (b.v->>4)::int, b.v->>5' : '';
   return {
     touch: {
       ordered: true,
@@ -180,7 +187,7 @@ function batchStatements(schema) {
       text: `SELECT b.i::int AS i, c.token, r.expires_at, r.absolute_expires_at, r.created_at
                FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(v, i),
                     LATERAL ${s}session_create(b.v->>0, b.v->1, (b.v->>2)::interval,
-                                               (b.v->>3)::interval) AS c(token),
+                                               (b.v->>3)::interval${limit}) AS c(token),
                     LATERAL ${s}session_get(c.token) AS r`,
     },
   };
@@ -272,6 +279,18 @@ function timedOut(ms, outcome, what) {
     { code: 'ESESSIONTIMEOUT' });
   err.outcome = outcome;
   return err;
+}
+
+/*
+ * A login refused by the per-user limit (SQLSTATE 53400, onSessionLimit
+ * 'refuse' or the database's session.on_session_limit) is ESESSIONLIMIT.
+ */
+function limitError(err) {
+  if (err && err.code === '53400') {
+    throw new SessionStoreError(`session-express: ${(err.cause && err.cause.message) || err.message}`,
+      { cause: err.cause || err, code: 'ESESSIONLIMIT' });
+  }
+  throw err;
 }
 
 function storeError(err) {
@@ -535,6 +554,14 @@ function checkOptions(options) {
   if (options.unset !== undefined && options.unset !== 'keep' && options.unset !== 'destroy') {
     throw new TypeError(`session-express: unset must be 'keep' or 'destroy', not ${JSON.stringify(options.unset)}`);
   }
+  const max = options.maxSessionsPerUser;
+  if (max !== undefined && max !== null && !(Number.isInteger(max) && max >= 0 && max <= 2147483647)) {
+    throw new TypeError(`session-express: maxSessionsPerUser must be an integer of 0 (no limit) or more, not ${JSON.stringify(max)}`);
+  }
+  const on = options.onSessionLimit;
+  if (on !== undefined && on !== null && on !== 'evict' && on !== 'refuse') {
+    throw new TypeError(`session-express: onSessionLimit must be 'evict' or 'refuse', not ${JSON.stringify(on)}`);
+  }
   if (options.secret !== undefined) {
     warnOnce('secret', 'session-express: the secret option is not used: tokens are signed inside the database, ' +
       'with keys that never leave it');
@@ -589,8 +616,11 @@ class Context {
     this.browserSession = cookieOpts.maxAge === null;
     delete this.cookie.maxAge;
     this.attachPoolErrorHandler();
-    this.sql = statements(opts.schema);
-    const batches = batchStatements(opts.schema);
+    /* the per-user limit the app asked for (extension 1.6), or the database's settings */
+    this.limited = (opts.maxSessionsPerUser ?? null) !== null || (opts.onSessionLimit ?? null) !== null;
+    this.limit = [opts.maxSessionsPerUser ?? null, opts.onSessionLimit ?? null];
+    this.sql = statements(opts.schema, this.limited);
+    const batches = batchStatements(opts.schema, this.limited);
     this.touch = new Batcher(this, batches.touch);
     this.merge = new Batcher(this, batches.merge);
     this.create = new Batcher(this, batches.create);
@@ -771,7 +801,8 @@ class Context {
     if (!state.token) {
       if (Object.keys(data).length === 0 && !this.saveUninitialized) return;
       const idle = cookie._maxAgeWanted !== undefined ? intervalOf(cookie._maxAgeWanted, 'cookie.maxAge') : this.idle;
-      const row = await this.create.call([user, data, idle, this.absolute]);
+      const row = await this.create.call([user, data, idle, this.absolute, ...(this.limited ? this.limit : [])])
+        .catch(limitError);
       state.token = row.token;
       req.sessionID = state.token;
       cookie._maxAgeApplied = cookie._maxAgeWanted;
@@ -792,7 +823,8 @@ class Context {
     }
     if (user !== state.origUser && user !== null) {
       /* another user: the database's user_id follows, with a new token */
-      const rows = await this.query(this.sql.regenerate, [state.token, user]);
+      const rows = await this.query(this.sql.login, [state.token, user, ...(this.limited ? this.limit : [])])
+        .catch(limitError);
       if (!rows[0].token) return this.lost(sess);
       state.token = rows[0].token;
       req.sessionID = state.token;

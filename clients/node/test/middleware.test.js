@@ -424,6 +424,52 @@ describe('users', () => {
       { ended: false });
   });
 
+  it('maxSessionsPerUser: a login past it ends the least recently used, or is refused with ESESSIONLIMIT', async () => {
+    const login = (options) => app(options, (r) => {
+      r.post('/login/:id', async (req, res) => {
+        await req.session.regenerate();
+        req.session.userId = req.params.id;
+        res.json({ ok: true });
+      });
+    });
+    const uid = `lim-${Math.floor(Math.random() * 1e9)}`;
+    const a = login({ maxSessionsPerUser: 2 });
+    const firstRes = await request(a).post(`/login/${uid}`);
+    assert.equal(firstRes.status, 200, JSON.stringify(firstRes.body));
+    const first = pair(firstRes);
+    const second = pair(await request(a).post(`/login/${uid}`));
+    assert.ok(first && second, 'both logins have a cookie');
+    // the first is used again: the second is now the least recently used
+    assert.equal((await request(a).get('/get').set('Cookie', first)).body.data.userId, uid);
+    server.psql(`UPDATE session_internal.sessions SET expires_at = expires_at - interval '1 minute'
+      WHERE user_id = '${uid}' AND id_hash = sha256(convert_to(split_part('${second.slice(4)}', '.', 1), 'UTF8'))`);
+    // a login of an anonymous session that had data: the regenerate path
+    const anon = pair(await request(a).post('/set').send({ cart: ['tea'] }));
+    assert.ok(anon, 'the anonymous session has a cookie');
+    const thirdRes = await request(a).post(`/login/${uid}`).set('Cookie', anon);
+    assert.equal(thirdRes.status, 200, JSON.stringify(thirdRes.body));
+    const third = pair(thirdRes);
+    assert.equal(rows(`user_id = '${uid}'`), 2);
+    assert.deepEqual((await request(a).get('/get').set('Cookie', second)).body.data, {}, 'the least recently used ended');
+    assert.equal((await request(a).get('/get').set('Cookie', first)).body.data.userId, uid);
+    assert.equal((await request(a).get('/get').set('Cookie', third)).body.data.userId, uid);
+
+    const refusing = login({ maxSessionsPerUser: 2, onSessionLimit: 'refuse' });
+    const res = await request(refusing).post(`/login/${uid}`);
+    assert.equal(res.status, 500);
+    assert.equal(res.body.code, 'ESESSIONLIMIT');
+    assert.match(res.body.error, /most live sessions allowed \(2\)/);
+    assert.equal(rows(`user_id = '${uid}'`), 2, 'nothing written');
+    const viaRegenerate = await request(refusing).post(`/login/${uid}`)
+      .set('Cookie', pair(await request(refusing).post('/set').send({ x: 1 })));
+    assert.equal(viaRegenerate.body.code, 'ESESSIONLIMIT');
+    assert.equal(rows(`user_id = '${uid}'`), 2);
+
+    assert.throws(() => session({ pool: a.pool, maxSessionsPerUser: -1 }), /maxSessionsPerUser must be an integer/);
+    assert.throws(() => session({ pool: a.pool, maxSessionsPerUser: 1.5 }), /maxSessionsPerUser must be an integer/);
+    assert.throws(() => session({ pool: a.pool, onSessionLimit: 'drop' }), /onSessionLimit must be 'evict' or 'refuse'/);
+  });
+
   it('setting userKey on a stored session moves user_id, with a new token', async () => {
     const a = app();
     const c = pair(await request(a).post('/set').send({ cart: ['tea'] }));

@@ -25,7 +25,8 @@ REQUEST_FUNCTIONS_1_4 = """
   session_merge(text, jsonb, text[]), session_set_idle_timeout(text, interval),
   session_destroy(text), session_destroy_user(text, text),
   session_list(text)"""
-REQUEST_FUNCTIONS = REQUEST_FUNCTIONS_1_4 + ", session_destroy_handle(text, text)"
+REQUEST_FUNCTIONS = REQUEST_FUNCTIONS_1_4 + """, session_destroy_handle(text, text),
+  session_create(text, jsonb, interval, interval, integer, text), session_regenerate(text, text, integer, text)"""
 
 
 class Server:

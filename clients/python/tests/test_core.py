@@ -76,6 +76,26 @@ def test_devices_handles_and_destroy_handle(conn):
     assert pgsession.destroy_handle(conn, "erin", devices[0].handle) is False
 
 
+def test_a_calls_own_limit_on_a_users_sessions(conn):
+    first = pgsession.create(conn, "gina", max_sessions=2)
+    second = pgsession.create(conn, "gina", max_sessions=2)
+    pgsession.set_idle_timeout(conn, first, timedelta(hours=1))  # first used last
+    third = pgsession.create(conn, "gina", max_sessions=2, on_limit="evict")
+    assert pgsession.touch(conn, second) is None, "the least recently used ended"
+    assert pgsession.touch(conn, first) is not None and pgsession.touch(conn, third) is not None
+    with pytest.raises(psycopg.errors.ConfigurationLimitExceeded, match="most live sessions allowed"):
+        pgsession.create(conn, "gina", max_sessions=2, on_limit="refuse")
+    anon = pgsession.create(conn, None, {"cart": 1})
+    with pytest.raises(psycopg.errors.ConfigurationLimitExceeded):
+        pgsession.regenerate(conn, anon, "gina", max_sessions=2, on_limit="refuse")
+    assert pgsession.touch(conn, anon).user_id is None, "refused: nothing written"
+    assert pgsession.regenerate(conn, anon, "gina", max_sessions=0) is not None, "0: no limit"
+    assert len(pgsession.list_sessions(conn, "gina")) == 3
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="on_limit must be"):
+        pgsession.create(conn, "gina", max_sessions=2, on_limit="drop")
+    assert pgsession.destroy_user(conn, "gina") == 3
+
+
 @pytest.mark.parametrize("bad", BAD)
 def test_bad_tokens_are_none_never_an_error(conn, bad):
     assert pgsession.touch(conn, bad) is None

@@ -245,3 +245,20 @@ def test_devices_lists_each_login_and_signs_one_out_by_its_handle(server, alice,
     assert [d["handle"] for d in laptop.get("/devices").json()["devices"]] == handles[1:]
     laptop.post("/logout")
     other.post("/logout")
+
+
+def test_pgsession_max_sessions_per_user_evicts_the_least_recently_used(server, alice, _imports):
+    clients = [Client() for _ in range(3)]
+    with override_settings(PGSESSION_MAX_SESSIONS_PER_USER=2):
+        for c in clients:
+            assert c.post("/login", {"username": "alice", "password": "secret"}).status_code == 200
+    assert sessions(server, f"user_id = '{alice.pk}'") == 2
+    assert clients[0].get("/me").status_code == 401
+    assert all(c.get("/me").json() == {"user": "alice"} for c in clients[1:])
+    with override_settings(PGSESSION_MAX_SESSIONS_PER_USER=2, PGSESSION_ON_SESSION_LIMIT="refuse"):
+        with pytest.raises(Exception) as refused:
+            Client(raise_request_exception=True).post("/login", {"username": "alice", "password": "secret"})
+    assert "most live sessions allowed" in str(refused.value)
+    assert sessions(server, f"user_id = '{alice.pk}'") == 2
+    for c in clients[1:]:
+        c.post("/logout")

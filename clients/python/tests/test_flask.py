@@ -229,3 +229,25 @@ def test_cookie_and_vary_follow_flasks_rules(app, server):
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     assert set_cookie(p.get("/look")) == [], "SESSION_REFRESH_EACH_REQUEST = False: only when changed"
     assert set_cookie(p.post("/perm")) != [], "a change still sends it"
+
+
+def test_max_sessions_per_user_evicts_or_refuses(app, server):
+    """SessionInterface(max_sessions_per_user=, on_session_limit=): a third
+    login of user 7 ends the least recently used; refusing, it fails and
+    writes nothing."""
+    server.psql("SELECT session_destroy_user('7')")
+    app.session_interface = SessionInterface(app.session_interface.pool, max_sessions_per_user=2)
+    clients = [app.test_client() for _ in range(3)]
+    for c in clients:
+        assert c.post("/login", data={"password": "secret"}).status_code == 200
+    assert rows(server, "user_id = '7'") == 2
+    assert clients[0].get("/me").status_code == 401, "the first login, least recently used, ended"
+    assert [c.get("/me").status_code for c in clients[1:]] == [200, 200]
+
+    app.session_interface = SessionInterface(app.session_interface.pool, max_sessions_per_user=2,
+                                             on_session_limit="refuse")
+    app.testing = False
+    resp = app.test_client().post("/login", data={"password": "secret"})
+    assert resp.status_code == 500
+    assert rows(server, "user_id = '7'") == 2
+    server.psql("SELECT session_destroy_user('7')")

@@ -73,10 +73,17 @@ def _one(target: Target, sql: str, params: tuple[Any, ...]) -> Any:
 
 
 def create(target: Target, user_id: Any = None, data: Optional[Mapping[str, Any]] = None,
-           idle_timeout: Optional[timedelta] = None, absolute_timeout: Optional[timedelta] = None) -> str:
-    """A new session; its token.  None timeouts take the database's settings."""
-    return _one(target, _sql.CREATE, (_sql.user(user_id), _sql.jsonb(data or {}),
-                                      _sql.interval(idle_timeout), _sql.interval(absolute_timeout)))
+           idle_timeout: Optional[timedelta] = None, absolute_timeout: Optional[timedelta] = None, *,
+           max_sessions: Optional[int] = None, on_limit: Optional[str] = None) -> str:
+    """A new session; its token.  None timeouts take the database's settings.
+    max_sessions (0: none) and on_limit ("evict" or "refuse") are this
+    call's own limit on the user's live sessions (extension 1.6; None: the
+    database's settings); refused, psycopg raises
+    errors.ConfigurationLimitExceeded (SQLSTATE 53400)."""
+    return _one(target, *_sql.with_limit(
+        _sql.CREATE, _sql.CREATE_LIMITED,
+        (_sql.user(user_id), _sql.jsonb(data or {}), _sql.interval(idle_timeout), _sql.interval(absolute_timeout)),
+        _sql.limit_of(max_sessions, on_limit)))
 
 
 def touch(target: Target, token: Optional[str]) -> Optional[Session]:
@@ -93,9 +100,12 @@ def get(target: Target, token: Optional[str]) -> Optional[Session]:
         return _sql.session_of(cur.fetchone())
 
 
-def regenerate(target: Target, token: Optional[str], user_id: Any = None) -> Optional[str]:
-    """A new token for the same session (the old one dead), or None."""
-    return _one(target, _sql.REGENERATE, (token, _sql.user(user_id)))
+def regenerate(target: Target, token: Optional[str], user_id: Any = None, *,
+               max_sessions: Optional[int] = None, on_limit: Optional[str] = None) -> Optional[str]:
+    """A new token for the same session (the old one dead), or None.  With a
+    user_id the session becomes that user's, within the limit as create's."""
+    return _one(target, *_sql.with_limit(_sql.REGENERATE, _sql.REGENERATE_LIMITED, (token, _sql.user(user_id)),
+                                         _sql.limit_of(max_sessions, on_limit)))
 
 
 def set(target: Target, token: Optional[str], data: Mapping[str, Any]) -> bool:  # noqa: A001
@@ -152,16 +162,20 @@ def destroy_handle(target: Target, user_id: Any, handle: Optional[str]) -> bool:
 
 
 def _create_row(target: Target, user_id: Any, data: Mapping[str, Any], idle_timeout: Optional[timedelta],
-                absolute_timeout: Optional[timedelta]) -> tuple[Optional[str], Optional[Session]]:
+                absolute_timeout: Optional[timedelta],
+                limit: _sql.Limit = None) -> tuple[Optional[str], Optional[Session]]:
     with _cursor(target) as cur:
-        cur.execute(_sql.CREATE_ROW, (_sql.user(user_id), _sql.jsonb(data),
-                                      _sql.interval(idle_timeout), _sql.interval(absolute_timeout)))
+        cur.execute(*_sql.with_limit(_sql.CREATE_ROW, _sql.CREATE_ROW_LIMITED,
+                                     (_sql.user(user_id), _sql.jsonb(data), _sql.interval(idle_timeout),
+                                      _sql.interval(absolute_timeout)), limit))
         return _sql.token_and_session(cur.fetchone())
 
 
-def _regenerate_row(target: Target, token: str, user_id: Any) -> tuple[Optional[str], Optional[Session]]:
+def _regenerate_row(target: Target, token: str, user_id: Any,
+                    limit: _sql.Limit = None) -> tuple[Optional[str], Optional[Session]]:
     with _cursor(target) as cur:
-        cur.execute(_sql.REGENERATE_ROW, (token, _sql.user(user_id)))
+        cur.execute(*_sql.with_limit(_sql.REGENERATE_ROW, _sql.REGENERATE_ROW_LIMITED,
+                                     (token, _sql.user(user_id)), limit))
         return _sql.token_and_session(cur.fetchone())
 
 

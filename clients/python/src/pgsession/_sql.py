@@ -81,12 +81,30 @@ DESTROY_USER = "SELECT session_destroy_user(%s, %s)"
 LIST = "SELECT * FROM session_list(%s)"
 DESTROY_HANDLE = "SELECT session_destroy_handle(%s, %s)"
 PRUNE = "SELECT session_prune()"
+# extension 1.6: a call's own per-user limit (max_sessions, on_limit)
+CREATE_LIMITED = "SELECT session_create(%s, %s::jsonb, %s::interval, %s::interval, %s::int, %s)"
+REGENERATE_LIMITED = "SELECT session_regenerate(%s, %s, %s::int, %s)"
 # for the adapters, which need the new session's expiry for its cookie
-CREATE_ROW = ("SELECT t, r.user_id, r.data, r.created_at, r.expires_at, r.absolute_expires_at"
-              " FROM session_create(%s, %s::jsonb, %s::interval, %s::interval) AS t,"
-              " LATERAL session_get(t) AS r")
-REGENERATE_ROW = ("SELECT t, r.user_id, r.data, r.created_at, r.expires_at, r.absolute_expires_at"
-                  " FROM session_regenerate(%s, %s) AS t, LATERAL session_get(t) AS r")
+_ROW = "SELECT t, r.user_id, r.data, r.created_at, r.expires_at, r.absolute_expires_at FROM "
+CREATE_ROW = _ROW + "session_create(%s, %s::jsonb, %s::interval, %s::interval) AS t, LATERAL session_get(t) AS r"
+CREATE_ROW_LIMITED = (_ROW + "session_create(%s, %s::jsonb, %s::interval, %s::interval, %s::int, %s) AS t,"
+                      " LATERAL session_get(t) AS r")
+REGENERATE_ROW = _ROW + "session_regenerate(%s, %s) AS t, LATERAL session_get(t) AS r"
+REGENERATE_ROW_LIMITED = _ROW + "session_regenerate(%s, %s, %s::int, %s) AS t, LATERAL session_get(t) AS r"
+
+# A per-user limit as the clients take it: (max_sessions, on_limit), None
+# for the database's settings.
+Limit = Optional[tuple[Optional[int], Optional[str]]]
+
+
+def limit_of(max_sessions: Optional[int], on_limit: Optional[str]) -> Limit:
+    """The limit a call asks for, or None when it asks for none of its own."""
+    return None if max_sessions is None and on_limit is None else (max_sessions, on_limit)
+
+
+def with_limit(sql: str, limited_sql: str, params: tuple[Any, ...], limit: Limit) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters of a call, with the call's limit if it has one."""
+    return (sql, params) if limit is None else (limited_sql, params + limit)
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,13 @@ async def _one(target: Target, sql: str, params: tuple[Any, ...]) -> Any:
 
 async def create(target: Target, user_id: Any = None, data: Optional[Mapping[str, Any]] = None,
                  idle_timeout: Optional[timedelta] = None,
-                 absolute_timeout: Optional[timedelta] = None) -> str:
-    return await _one(target, _sql.CREATE, (_sql.user(user_id), _sql.jsonb(data or {}),
-                                            _sql.interval(idle_timeout), _sql.interval(absolute_timeout)))
+                 absolute_timeout: Optional[timedelta] = None, *,
+                 max_sessions: Optional[int] = None, on_limit: Optional[str] = None) -> str:
+    """As pgsession.create."""
+    return await _one(target, *_sql.with_limit(
+        _sql.CREATE, _sql.CREATE_LIMITED,
+        (_sql.user(user_id), _sql.jsonb(data or {}), _sql.interval(idle_timeout), _sql.interval(absolute_timeout)),
+        _sql.limit_of(max_sessions, on_limit)))
 
 
 async def touch(target: Target, token: Optional[str]) -> Optional[Session]:
@@ -73,8 +77,11 @@ async def get(target: Target, token: Optional[str]) -> Optional[Session]:
         return _sql.session_of(await cur.fetchone())
 
 
-async def regenerate(target: Target, token: Optional[str], user_id: Any = None) -> Optional[str]:
-    return await _one(target, _sql.REGENERATE, (token, _sql.user(user_id)))
+async def regenerate(target: Target, token: Optional[str], user_id: Any = None, *,
+                     max_sessions: Optional[int] = None, on_limit: Optional[str] = None) -> Optional[str]:
+    """As pgsession.regenerate."""
+    return await _one(target, *_sql.with_limit(_sql.REGENERATE, _sql.REGENERATE_LIMITED, (token, _sql.user(user_id)),
+                                               _sql.limit_of(max_sessions, on_limit)))
 
 
 async def set(target: Target, token: Optional[str], data: Mapping[str, Any]) -> bool:  # noqa: A001

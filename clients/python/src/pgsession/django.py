@@ -78,6 +78,14 @@ def _fetch(sql: str, params: tuple[Any, ...]) -> Optional[tuple[Any, ...]]:
         return cur.fetchone()
 
 
+def _limit() -> _sql.Limit:
+    """PGSESSION_MAX_SESSIONS_PER_USER and PGSESSION_ON_SESSION_LIMIT: the
+    app's own limit on a user's live sessions (extension 1.6), or None for
+    the database's settings."""
+    return _sql.limit_of(getattr(settings, "PGSESSION_MAX_SESSIONS_PER_USER", None),
+                         getattr(settings, "PGSESSION_ON_SESSION_LIMIT", None))
+
+
 def _stored(data: dict[str, Any]) -> dict[str, Any]:
     """data as it is stored: set_expiry's datetime as an ISO string."""
     expiry = data.get(EXPIRY_KEY)
@@ -152,8 +160,9 @@ class SessionStore(SessionBase):
             self._remember(None, {})
             return
         stored = _stored(data)
-        row = _fetch(_sql.CREATE_ROW, (_sql.user(data.get(USER_KEY)), _sql.jsonb(stored),
-                                       _sql.interval(timedelta(seconds=age)), None))
+        row = _fetch(*_sql.with_limit(_sql.CREATE_ROW, _sql.CREATE_ROW_LIMITED,
+                                      (_sql.user(data.get(USER_KEY)), _sql.jsonb(stored),
+                                       _sql.interval(timedelta(seconds=age)), None), _limit()))
         token, session = _sql.token_and_session(row)
         self._session_key = token
         self._remember(session, stored)
@@ -189,7 +198,9 @@ class SessionStore(SessionBase):
         self._orig = _sql.fingerprints(stored)
 
     def _regenerate(self, user: Optional[str]) -> None:
-        token, row = _sql.token_and_session(_fetch(_sql.REGENERATE_ROW, (self.session_key, user)))
+        token, row = _sql.token_and_session(_fetch(*_sql.with_limit(
+            _sql.REGENERATE_ROW, _sql.REGENERATE_ROW_LIMITED, (self.session_key, user),
+            _limit() if user is not None else None)))
         if token is None:
             raise UpdateError
         self._session_key = token

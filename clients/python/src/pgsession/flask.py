@@ -88,11 +88,15 @@ class SessionInterface(_Base):
     """Keeps Flask's session with the extension, on a psycopg pool (or connection in autocommit)."""
 
     def __init__(self, pool: Any, *, user_key: str = "user_id", idle_timeout: Optional[timedelta] = None,
-                 absolute_timeout: Optional[timedelta] = None) -> None:
+                 absolute_timeout: Optional[timedelta] = None, max_sessions_per_user: Optional[int] = None,
+                 on_session_limit: Optional[str] = None) -> None:
         self.pool = pool
         self.user_key = user_key
         self.idle_timeout = idle_timeout
         self.absolute_timeout = absolute_timeout
+        # the app's own limit on a user's live sessions (extension 1.6), or
+        # the database's settings
+        self.limit = _sql.limit_of(max_sessions_per_user, on_session_limit)
 
     def open_session(self, app: Flask, request: Request) -> PgSession:
         token = request.cookies.get(self.get_cookie_name(app))
@@ -124,11 +128,12 @@ class SessionInterface(_Base):
         if session.token is None:
             if session:
                 session.token, session.row = _create_row(self.pool, user, stored, self._lifetime(app, session),
-                                                         self.absolute_timeout)
+                                                         self.absolute_timeout, self.limit)
             return
         old_user = session.row.user_id if session.row else None
         if session.regenerate_requested or (user is not None and user != old_user):
-            session.token, session.row = _regenerate_row(self.pool, session.token, user)
+            session.token, session.row = _regenerate_row(self.pool, session.token, user,
+                                                         self.limit if user is not None else None)
             if session.token is None:
                 return self._lost(session)
         changed, removed = _sql.patch(session.orig, stored)

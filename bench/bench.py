@@ -39,6 +39,10 @@ TOKEN = KEY.format(col="token")
 SID = KEY.format(col="sid")
 ID_HASH = KEY.format(col="id_hash")
 
+# workloads 9 and 10: users at a limit, and their sessions each
+LIMIT_USERS, LIMIT = 1000, 10
+BIG_USERS, BIG = 4, 10000
+
 # workload id -> (title, session script, baseline script, env for session)
 WORKLOADS = {
     1: ("request, rolling expiry (touch)",
@@ -81,6 +85,24 @@ WORKLOADS = {
         "SELECT id, body FROM bench.notes_plain WHERE owner = 'user' || :n;\n"
         "COMMIT;",
         {"PGUSER": "bench_app"}),
+    # both sides session's own: a login (session_create with a user id)
+    # by a user at a limit of 10 live sessions, so that each login ends
+    # the least recently used, against the same login of users without a
+    # limit (other users, as many sessions each to begin with)
+    9: ("login at the per-user limit (10 a user; each login ends the least recently used)",
+        f"\\set u random(1, {LIMIT_USERS})\n"
+        f"SELECT session_create('lim-a' || :u, '{DATA}');",
+        f"\\set u random(1, {LIMIT_USERS})\n"
+        f"SELECT session_create('lim-b' || :u, '{DATA}');",
+        {"PGOPTIONS": f"-c session.max_sessions_per_user={LIMIT}"}),
+    # the same with users of 10 000 live sessions each, at a limit of
+    # 10 000
+    10: ("login of a user with 10 000 sessions, at a limit of 10 000",
+         f"\\set u random(1, {BIG_USERS})\n"
+         f"SELECT session_create('big-a' || :u, '{DATA}');",
+         f"\\set u random(1, {BIG_USERS})\n"
+         f"SELECT session_create('big-b' || :u, '{DATA}');",
+         {"PGOPTIONS": f"-c session.max_sessions_per_user={BIG}"}),
     7: ("ceiling: one primary-key SELECT of the session's row",
         "SELECT user_id, data, created_at, expires_at, absolute_expires_at "
         f"FROM session_internal.sessions WHERE id_hash = {ID_HASH};",
@@ -92,12 +114,15 @@ WORKLOADS = {
         {}),
 }
 WRITE_WORKLOADS = {1, 2, 4, 5}
-# workloads whose two sides are both session's (own table, own env for both)
-SELF_COMPARED = {8: ("bound", "touch + WHERE")}
+# workloads whose two sides are both session's (its own table): what each
+# side is, and the baseline side's env
+SELF_COMPARED = {8: ("bound", "touch + WHERE", {"PGUSER": "bench_app"}),
+                 9: ("at the limit", "no limit", {}),
+                 10: ("at the limit", "no limit", {})}
 NOTES_PER_USER = 10
 # the ceiling (7) is measured as a third side of workload 1, alternated
 # with it, so that drift in this machine's speed cannot skew their ratio
-ORDER = [0, 3, 1, 2, 5, 4, 8]
+ORDER = [0, 3, 1, 2, 5, 4, 8, 9, 10]
 
 SESSION_TABLE = "session_internal.sessions"
 BASELINE_TABLE = "bench.cps"
@@ -248,13 +273,21 @@ def measure(out, args, wid, side, nvar, active=None, db="bench"):
         # newer keys than the one that signed the stored tokens: every
         # token check tries all of them, as in the weeks after rotations
         psql(f"SELECT session_rotate_key() FROM generate_series(1, {EXTRA_KEYS})", db=db)
+    if wid in TRIMMED:
+        # the no-limit side's users back to as many sessions as they began
+        # with, so that the table is the same size for both sides' runs
+        prefix, each = TRIMMED[wid]
+        psql(f"DELETE FROM {SESSION_TABLE} WHERE id_hash IN (SELECT id_hash FROM "
+             f"(SELECT id_hash, row_number() OVER (PARTITION BY user_id ORDER BY created_at) AS r "
+             f"FROM {SESSION_TABLE} WHERE user_id LIKE '{prefix}%') x WHERE r > {each})", db=db)
     # every run starts from vacuumed tables, and no vacuum of what an
     # earlier run left behind can start in the middle of it (setup_db)
     psql(f"VACUUM bench.keys, {table}", db=db)
     lsn0 = psql("SELECT pg_current_wal_lsn()", db=db)
     upd0, hot0 = table_stats(table, db=db)
     tps, ntx = pgbench(out, f"w{wid}-{side}", script, args.seconds, args,
-                       extra_env=env if side in ("session", "keys4") or wid in SELF_COMPARED else {},
+                       extra_env=(env if side in ("session", "keys4")
+                                  else SELF_COMPARED[wid][2] if wid in SELF_COMPARED else {}),
                        db=db, nvar=nvar,
                        active=active)
     wal = int(psql(f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn0}')", db=db))
@@ -311,6 +344,26 @@ GRANT EXECUTE ON FUNCTION session_bind(text), session_bound_user(), session_touc
         sys.exit(f"workload 8: the policy's query does not use the owner index:\n{plan}")
 
 
+def load_users(prefixes, users, each, db="bench"):
+    """Workloads 9 and 10: each sessions for each of users users under each
+    prefix ('lim-a' || 1, ...), made with session_create."""
+    for prefix in prefixes:
+        psql(f"SELECT count(session_create('{prefix}' || (1 + i % {users}), '{DATA}')) "
+             f"FROM generate_series(0, {users * each - 1}) i", db=db)
+    psql(f"VACUUM ANALYZE {SESSION_TABLE}", db=db)
+
+
+# workloads whose no-limit side is trimmed back before each run: (the
+# prefix of its users, their sessions each)
+TRIMMED = {9: ("lim-b", LIMIT), 10: ("big-b", BIG)}
+
+LOADERS = {
+    8: load_notes,
+    9: lambda nvar: load_users(("lim-a", "lim-b"), LIMIT_USERS, LIMIT),
+    10: lambda nvar: load_users(("big-a", "big-b"), BIG_USERS, BIG),
+}
+
+
 def setup_db(db):
     psql(f"DROP DATABASE IF EXISTS {db}", db="postgres")
     psql(f"CREATE DATABASE {db}", db="postgres")
@@ -339,7 +392,7 @@ def suite(out, args, nvar, workloads, active=None):
     for wid in workloads:
         sides = ["session"] + (["baseline"] if WORKLOADS[wid][2] else [])
         if wid in SELF_COMPARED:
-            load_notes(nvar)
+            LOADERS[wid](nvar)
         if wid == 1:
             # both next to the session side in both orders: their ratios
             # with it are targets
@@ -619,14 +672,22 @@ def report(out, args, results, scale, prune, nvar):
     own = [wid for wid in ORDER if wid in s and wid in SELF_COMPARED]
     if own:
         lines.append("")
-        lines.append("session against itself (both sides as the role bench_app, without BYPASSRLS; "
-                     f"{NOTES_PER_USER} rows per user in each table, {nvar * NOTES_PER_USER} in all, "
-                     "an index on owner; each side BEGIN, its two statements, COMMIT):")
+        how = {
+            8: "both sides as the role bench_app, without BYPASSRLS; "
+               f"{NOTES_PER_USER} rows per user in each table, {nvar * NOTES_PER_USER} in all, "
+               "an index on owner; each side BEGIN, its two statements, COMMIT.",
+            9: f"{LIMIT_USERS} users on each side with {LIMIT} sessions each to begin with; "
+               f"a random one of them logs in (session_create), with session.max_sessions_per_user = {LIMIT} "
+               f"on side A (so each login ends one) and none on side B (other users, trimmed back to "
+               f"{LIMIT} each before every run, so that both sides run on a table of one size).",
+            10: f"the same with {BIG_USERS} users of {BIG} sessions each, at a limit of {BIG}.",
+        }
+        lines.append("session against itself. " + " ".join(f"{w}: {how[w]}" for w in own))
         lines.append("")
         lines.append("| # | workload | A | A req/s | B | B req/s | A vs B (run by run) |")
         lines.append("|---|---|---|---:|---|---:|---:|")
         for wid in own:
-            a, b = SELF_COMPARED[wid]
+            a, b, _ = SELF_COMPARED[wid]
             lines.append(f"| {wid} | {WORKLOADS[wid][0]} | {a} | {s[wid]['session']['tps']:.0f} | {b} | "
                          f"{s[wid]['baseline']['tps']:.0f} | "
                          f"{s[wid]['session']['tps'] / s[wid]['baseline']['tps']:.2f}x "
@@ -699,6 +760,12 @@ def report(out, args, results, scale, prune, nvar):
         r = ratio(s[8]["session"]["tps"], s[8]["baseline"]["tps"])
         target("req/s, workload 8: bound RLS query vs touch + WHERE (run by run)",
                f"{r:.2f}x ({per_run(results[8]['session'], results[8]['baseline'])})", "≥ 0.9x", r >= 0.9)
+    for wid, what in ((9, "login at the per-user limit vs no limit"),
+                      (10, "login at a limit of 10 000 with 10 000 sessions vs no limit")):
+        if wid in s:
+            r = ratio(s[wid]["session"]["tps"], s[wid]["baseline"]["tps"])
+            target(f"req/s, workload {wid}: {what} (run by run)",
+                   f"{r:.2f}x ({per_run(results[wid]['session'], results[wid]['baseline'])})", "≥ 0.9x", r >= 0.9)
     if prune:
         rs = statistics.median(x["rows_per_s"] for x in prune["runs"]["session"])
         rb = statistics.median(x["rows_per_s"] for x in prune["runs"]["baseline"])

@@ -5,7 +5,7 @@ MODULE_big = session
 OBJS = src/session.o src/settings.o src/relations.o src/api.o src/keys.o \
 	src/owner.o src/heap_direct.o src/store.o src/token.o src/prune.o \
 	src/shmem.o src/stats.o src/touch_commit.o src/worker.o src/bind.o \
-	src/limit.o
+	src/limit.o src/csrf.o
 DATA = sql/session--1.0.sql sql/session--1.0--1.1.sql sql/session--1.1--1.2.sql \
 	sql/session--1.2--1.3.sql sql/session--1.3--1.4.sql sql/session--1.4--1.5.sql \
 	sql/session--1.5--1.6.sql \
@@ -22,7 +22,7 @@ SHLIB_LINK = -lcrypto
 # always UTF8 (and C collation) whatever the caller's locale: from a POSIX
 # locale initdb would make it SQL_ASCII.
 REGRESS = setup api expiry prune_wal touch_commit direct_write errors token_format adversarial shard \
-	security oracle stats prune_triggers prune_batches user_triggers bind devices limit upgrade reinstall
+	security oracle stats prune_triggers prune_batches user_triggers bind devices limit csrf upgrade reinstall
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/session.conf \
 	--encoding=UTF8 --no-locale
 

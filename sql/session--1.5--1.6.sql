@@ -86,3 +86,23 @@ REVOKE ALL ON FUNCTION
     @extschema@.session_create(text, jsonb, interval, interval, integer, text),
     @extschema@.session_regenerate(text, text, integer, text)
 FROM PUBLIC;
+
+-- CSRF tokens bound to the session (csrf.c): derived from the session's id
+-- with the key that signed its token, so stored nowhere; a regenerate
+-- gives a new one.  Neither reads the sessions table (call them beside
+-- session_touch); anything not a signed token has none (NULL) and checks
+-- false.  The check compares in constant time.
+CREATE FUNCTION @extschema@.session_csrf_token(token text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'session_csrf_token'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.session_csrf_check(token text, csrf_token text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'session_csrf_check'
+LANGUAGE C STABLE;
+
+REVOKE ALL ON FUNCTION
+    @extschema@.session_csrf_token(text),
+    @extschema@.session_csrf_check(text, text)
+FROM PUBLIC;

@@ -232,13 +232,13 @@ load_keys(void)
 }
 
 /*
- * Which key, if any, signed tok?  Every key is tried in full so the time
- * taken does not say how close a forgery came.
+ * Which cached key, if any, signed tok: its index, or -1.  Every key is
+ * tried in full so the time taken does not say how close a forgery came.
  */
-SessionKeyId
-session_keys_verify(const SessionToken *tok)
+static int
+signer_of(const SessionToken *tok)
 {
-	SessionKeyId found = 0;
+	int			signer = -1;
 	int			i;
 
 	load_keys();
@@ -252,9 +252,36 @@ session_keys_verify(const SessionToken *tok)
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not compute session token signature")));
 		if (status == TOKEN_OK)
-			found = cached_keys[i].id;
+			signer = i;
 	}
-	return found;
+	return signer;
+}
+
+/* Which key, if any, signed tok?  0 if none. */
+SessionKeyId
+session_keys_verify(const SessionToken *tok)
+{
+	int			signer = signer_of(tok);
+
+	return signer < 0 ? 0 : cached_keys[signer].id;
+}
+
+/*
+ * The CSRF token of the session tok names, into csrf (SESSION_CSRF_CHARS
+ * characters), derived with the key that signed tok; false when no key did.
+ */
+bool
+session_keys_csrf(const SessionToken *tok, char *csrf)
+{
+	int			signer = signer_of(tok);
+
+	if (signer < 0)
+		return false;
+	if (session_token_csrf(tok->id, &cached_keys[signer].state, csrf) != TOKEN_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute session CSRF token")));
+	return true;
 }
 
 /* Sign id with the newest key into token; returns that key's id. */

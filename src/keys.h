@@ -11,6 +11,7 @@
 typedef int64 SessionKeyId;
 
 extern SessionKeyId session_keys_verify(const SessionToken *tok);
+extern bool session_keys_csrf(const SessionToken *tok, char *csrf);
 extern SessionKeyId session_keys_sign(const char *id, char *token);
 extern void session_keys_rotate(void);
 extern uint64 session_keys_retire(void);

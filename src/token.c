@@ -304,21 +304,34 @@ session_token_key_wipe(SessionKeyState *state)
 	explicit_bzero(state, sizeof(*state));
 }
 
-/* HMAC-SHA256(key, id characters) into sig. */
+/*
+ * HMAC-SHA256(key, prefix || id characters) into sig; the prefix (prefixlen
+ * bytes, none for a token's signature) keeps what else is derived from a
+ * key apart from every signature.
+ */
 static SessionTokenStatus
-compute_signature(const char *id, const SessionKeyState *key, uint8 *sig)
+keyed_hash(const char *prefix, size_t prefixlen, const char *id,
+		   const SessionKeyState *key, uint8 *sig)
 {
 	SHA256_CTX	ctx;
 	uint8		inner[SHA256_DIGEST_LENGTH];
 	bool		ok;
 
 	ctx = key->inner;
-	ok = SHA256_Update(&ctx, id, SESSION_ID_CHARS) && SHA256_Final(inner, &ctx);
+	ok = SHA256_Update(&ctx, prefix, prefixlen) &&
+		SHA256_Update(&ctx, id, SESSION_ID_CHARS) && SHA256_Final(inner, &ctx);
 	ctx = key->outer;
 	ok = ok && SHA256_Update(&ctx, inner, sizeof(inner)) && SHA256_Final(sig, &ctx);
 	explicit_bzero(&ctx, sizeof(ctx));
 	explicit_bzero(inner, sizeof(inner));
 	return ok ? TOKEN_OK : TOKEN_CRYPTO_FAILURE;
+}
+
+/* HMAC-SHA256(key, id characters) into sig. */
+static SessionTokenStatus
+compute_signature(const char *id, const SessionKeyState *key, uint8 *sig)
+{
+	return keyed_hash("", 0, id, key, sig);
 }
 
 /*
@@ -414,4 +427,25 @@ bool
 session_handle_decode(const char *src, size_t len, uint8 *hash)
 {
 	return base64url_decode(src, len, hash, SESSION_HASH_BYTES);
+}
+
+/*
+ * A session's CSRF token: the unpadded base64url of HMAC-SHA256(key,
+ * "csrf:" || id), with the key that signed the session's token, into csrf
+ * (SESSION_CSRF_CHARS characters, not terminated).  The prefix makes the
+ * message 37 bytes, never the 32 of a token's id, so no CSRF token is a
+ * token's signature.  It depends only on the id and the key: a regenerate
+ * (a new id) gives a new one, and nothing needs storing.
+ */
+SessionTokenStatus
+session_token_csrf(const char *id, const SessionKeyState *key, char *csrf)
+{
+	uint8		mac[SESSION_SIG_BYTES];
+	SessionTokenStatus status;
+
+	status = keyed_hash("csrf:", 5, id, key, mac);
+	if (status == TOKEN_OK)
+		base64url_encode(mac, sizeof(mac), csrf);
+	explicit_bzero(mac, sizeof(mac));
+	return status;
 }

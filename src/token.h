@@ -31,6 +31,8 @@
  * and like that copy it is not enough to make the token.
  */
 #define SESSION_HANDLE_CHARS	43
+/* a session's CSRF token: the unpadded base64url of an HMAC-SHA256 */
+#define SESSION_CSRF_CHARS		43
 /* routing: a token's route is one byte, so at most 256 shards */
 #define SESSION_MAX_SHARDS		256
 
@@ -84,6 +86,9 @@ extern SessionTokenStatus session_token_parse(const char *src, size_t len,
 extern SessionTokenStatus session_token_verify(const SessionToken *tok,
 											   const SessionKeyState *key);
 extern SessionTokenStatus session_token_hash_id(const char *id, uint8 *hash);
+extern SessionTokenStatus session_token_csrf(const char *id,
+											 const SessionKeyState *key,
+											 char *csrf);
 extern void session_handle_encode(const uint8 *hash, char *handle);
 extern bool session_handle_decode(const char *src, size_t len, uint8 *hash);
 

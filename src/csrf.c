@@ -15,6 +15,9 @@
 #include "access/detoast.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 #include "keys.h"
 #include "token.h"

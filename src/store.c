@@ -155,16 +155,23 @@ static const StoreQuery queries[NUM_QUERIES] = {
 
 static SPIPlanPtr plans[NUM_QUERIES];
 
-/* Run query q with the given arguments; returns SPI's result code. */
-static int
-run_query(StoreQueryId q, Datum *values, const char *nulls, bool read_only,
-		  long count)
+/* Query q's plan, prepared on its first use. */
+static SPIPlanPtr
+plan_of(StoreQueryId q)
 {
 	if (plans[q] == NULL)
 		plans[q] = session_sql_prepare(queries[q].sql, queries[q].nargs,
 									   (Oid *) queries[q].argtypes,
 									   queries[q].cursor_options);
-	return SPI_execute_plan(plans[q], values, nulls, read_only, count);
+	return plans[q];
+}
+
+/* Run query q with the given arguments; returns SPI's result code. */
+static int
+run_query(StoreQueryId q, Datum *values, const char *nulls, bool read_only,
+		  long count)
+{
+	return SPI_execute_plan(plan_of(q), values, nulls, read_only, count);
 }
 
 /*
@@ -178,18 +185,15 @@ run_query_latest(StoreQueryId q, Datum *values, const char *nulls)
 {
 	Snapshot	test = InvalidSnapshot;
 	Snapshot	crosscheck = InvalidSnapshot;
+	SPIPlanPtr	plan = plan_of(q);
 
-	if (plans[q] == NULL)
-		plans[q] = session_sql_prepare(queries[q].sql, queries[q].nargs,
-									   (Oid *) queries[q].argtypes,
-									   queries[q].cursor_options);
 	if (IsolationUsesXactSnapshot())
 	{
 		CommandCounterIncrement();
 		test = GetLatestSnapshot();
 		crosscheck = GetTransactionSnapshot();
 	}
-	return SPI_execute_snapshot(plans[q], values, nulls, test, crosscheck,
+	return SPI_execute_snapshot(plan, values, nulls, test, crosscheck,
 								false, true, 0);
 }
 

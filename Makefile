@@ -5,7 +5,7 @@ MODULE_big = session
 OBJS = src/session.o src/settings.o src/relations.o src/api.o src/keys.o \
 	src/owner.o src/heap_direct.o src/store.o src/token.o src/prune.o \
 	src/shmem.o src/stats.o src/touch_commit.o src/worker.o src/bind.o \
-	src/limit.o src/csrf.o
+	src/limit.o
 DATA = sql/session--1.0.sql sql/session--1.0--1.1.sql sql/session--1.1--1.2.sql \
 	sql/session--1.2--1.3.sql sql/session--1.3--1.4.sql sql/session--1.4--1.5.sql \
 	sql/session--1.5--1.6.sql \

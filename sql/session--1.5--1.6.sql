@@ -87,7 +87,7 @@ REVOKE ALL ON FUNCTION
     @extschema@.session_regenerate(text, text, integer, text)
 FROM PUBLIC;
 
--- CSRF tokens bound to the session (csrf.c): derived from the session's id
+-- CSRF tokens bound to the session (api.c): derived from the session's id
 -- with the key that signed its token, so stored nowhere; a regenerate
 -- gives a new one.  Neither reads the sessions table (call them beside
 -- session_touch); anything not a signed token has none (NULL) and checks

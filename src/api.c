@@ -62,29 +62,37 @@ hash_id(const char *id, uint8 *hash)
 }
 
 /*
+ * Argument argno as a token, parsed (its signature decoded, not verified);
+ * false for NULL and anything malformed.
+ */
+static bool
+token_arg(FunctionCallInfo fcinfo, int argno, SessionToken *tok)
+{
+	Datum		arg;
+	text	   *t;
+
+	if (PG_ARGISNULL(argno))
+		return false;
+	arg = PG_GETARG_DATUM(argno);
+	/* a wrong length is known without detoasting a possibly huge value */
+	if (toast_raw_datum_size(arg) != VARHDRSZ + SESSION_TOKEN_CHARS)
+		return false;
+	t = DatumGetTextPP(arg);
+	return session_token_parse(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), tok) == TOKEN_OK;
+}
+
+/*
  * Is argument argno a token that one of our keys signed?  If so, *hash is
  * the stored form of its id.
  */
 static bool
 verified_token(FunctionCallInfo fcinfo, int argno, uint8 *hash)
 {
-	Datum		arg;
-	text	   *t;
 	SessionToken tok;
 
 	if (PG_ARGISNULL(argno))
 		return false;
-	arg = PG_GETARG_DATUM(argno);
-
-	/* a wrong length is known without detoasting a possibly huge value */
-	if (toast_raw_datum_size(arg) != VARHDRSZ + SESSION_TOKEN_CHARS)
-	{
-		session_count(SC_INVALID_TOKENS, 1);
-		return false;
-	}
-	t = DatumGetTextPP(arg);
-	if (session_token_parse(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &tok) != TOKEN_OK ||
-		session_keys_verify(&tok) == 0)
+	if (!token_arg(fcinfo, argno, &tok) || session_keys_verify(&tok) == 0)
 	{
 		session_count(SC_INVALID_TOKENS, 1);
 		return false;
@@ -674,4 +682,57 @@ session_shard_hash(PG_FUNCTION_ARGS)
 		PG_RETURN_INT32(0);
 	t = DatumGetTextPP(arg);
 	PG_RETURN_INT32(session_token_route(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+}
+
+/*
+ * CSRF tokens bound to a session: session_csrf_token and session_csrf_check.
+ * A session's CSRF token is derived from its id with the key that signed
+ * its token (token.c), so it is stored nowhere, is the same for every
+ * request of the session, and changes with a regenerate.  Neither function
+ * reads the sessions table: call them beside session_touch, which says
+ * whether the session is live.  Anything that is not a token signed by one
+ * of the keys has no CSRF token (NULL) and checks false, never an error,
+ * and is not counted as an invalid token.
+ */
+
+/* The CSRF token of the token in argument argno, into csrf; false if none. */
+static bool
+csrf_of(FunctionCallInfo fcinfo, int argno, char *csrf)
+{
+	SessionToken tok;
+
+	return token_arg(fcinfo, argno, &tok) && session_keys_csrf(&tok, csrf);
+}
+
+PG_FUNCTION_INFO_V1(session_csrf_token);
+Datum
+session_csrf_token(PG_FUNCTION_ARGS)
+{
+	char		csrf[SESSION_CSRF_CHARS];
+
+	if (!csrf_of(fcinfo, 0, csrf))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(csrf, SESSION_CSRF_CHARS));
+}
+
+/* Is the second argument the CSRF token of the first?  In constant time. */
+PG_FUNCTION_INFO_V1(session_csrf_check);
+Datum
+session_csrf_check(PG_FUNCTION_ARGS)
+{
+	char		expected[SESSION_CSRF_CHARS];
+	text	   *given;
+	bool		same;
+
+	/* a wrong length says nothing about the token */
+	if (PG_ARGISNULL(1) ||
+		toast_raw_datum_size(PG_GETARG_DATUM(1)) != VARHDRSZ + SESSION_CSRF_CHARS ||
+		!csrf_of(fcinfo, 0, expected))
+		PG_RETURN_BOOL(false);
+	given = PG_GETARG_TEXT_PP(1);
+	same = session_ct_equal((const uint8 *) expected,
+							(const uint8 *) VARDATA_ANY(given),
+							SESSION_CSRF_CHARS);
+	explicit_bzero(expected, sizeof(expected));
+	PG_RETURN_BOOL(same);
 }

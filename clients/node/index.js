@@ -282,6 +282,17 @@ function timedOut(ms, outcome, what) {
 }
 
 /*
+ * Rethrow err from a call that needs a newer extension than the version
+ * check asks for: a function the database does not have (42883) is
+ * ESESSIONVERSION naming the version needed.
+ */
+function newerError(err, call, version) {
+  if (err.code !== '42883') throw err;
+  throw new SessionStoreError(`session-express: ${call} needs the session extension ${version} or newer (${err.message})`,
+    { cause: err, code: 'ESESSIONVERSION' });
+}
+
+/*
  * A login refused by the per-user limit (SQLSTATE 53400, onSessionLimit
  * 'refuse' or the database's session.on_session_limit) is ESESSIONLIMIT.
  */
@@ -912,9 +923,7 @@ class Context {
       try {
         ({ rows } = await client.query(this.sql.bind, [state.token]));
       } catch (err) {
-        if (err.code !== '42883') throw err;
-        throw new SessionStoreError(`session-express: withDatabase needs the session extension 1.5 or newer (${err.message})`,
-          { cause: err, code: 'ESESSIONVERSION' });
+        newerError(err, 'withDatabase', '1.5');
       }
       if (rows.length === 0) {
         throw new SessionStoreError('session-express: the session ended (expired or destroyed) before withDatabase',
@@ -1134,9 +1143,7 @@ function session(options = {}) {
       const rows = await ctx.query(ctx.sql.destroyHandle, [String(userId), handle == null ? null : String(handle)]);
       return rows[0].ended === true;
     } catch (err) {
-      if (err.code !== '42883') throw err;
-      throw new SessionStoreError(`session-express: destroyHandle needs the session extension 1.6 or newer (${err.message})`,
-        { cause: err, code: 'ESESSIONVERSION' });
+      newerError(err, 'destroyHandle', '1.6');
     }
   };
 

@@ -126,6 +126,7 @@ for my $f (sort keys %fn)
 my %runner = (
 	'readme-express' => 'clients/node/test/docs.test.js',
 	'migrate-bridge' => 'clients/node/test/migrate.test.js',
+	'readme-csrf'    => 'clients/node/test/csrf.test.js',
 	'readme-flask'   => 'clients/python/tests/test_docs.py');
 for my $file (@docs)
 {

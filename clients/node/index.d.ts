@@ -13,6 +13,12 @@ declare global {
       session: sessionExpress.Session & Partial<sessionExpress.SessionData>;
       /** The session's token, undefined while nothing is stored. */
       sessionID: string | undefined;
+      /**
+       * With csrf: the session's CSRF token (extension 1.6), for a form's _csrf field or an x-csrf-token
+       * header.  Throws (code ESESSIONCSRF) while no session is stored, and between a change of user and
+       * its save (a login gives a new one): await req.session.save() first.
+       */
+      csrfToken(): string;
     }
   }
 }
@@ -35,6 +41,17 @@ declare namespace sessionExpress {
     maxAge?: number | null;
     priority?: 'low' | 'medium' | 'high';
     partitioned?: boolean;
+  }
+
+  /** csurf's options, as csrf takes them. */
+  interface CsrfOptions {
+    /** Methods not checked; default ['GET', 'HEAD', 'OPTIONS']. */
+    ignoreMethods?: string[];
+    /**
+     * The token a request sent; default: the body's _csrf field (parsed before the middleware), else the
+     * csrf-token, xsrf-token, x-csrf-token or x-xsrf-token header.
+     */
+    value?: (req: import('express').Request) => string | null | undefined;
   }
 
   interface Queryable {
@@ -68,6 +85,12 @@ declare namespace sessionExpress {
      * ESESSIONLIMIT; default: the database's session.on_session_limit ('evict').  Extension 1.6.
      */
     onSessionLimit?: 'evict' | 'refuse';
+    /**
+     * CSRF tokens bound to the session (extension 1.6): req.csrfToken(), and every method but
+     * ignoreMethods refused without the session's token with 403 (err.code 'EBADCSRFTOKEN', as csurf),
+     * checked in the touch statement.  Default false.
+     */
+    csrf?: boolean | CsrfOptions;
     /** Send the cookie on every response of a live session (default true). */
     rolling?: boolean;
     /** ms to wait for the database before next(err); default 5000. */

@@ -38,7 +38,7 @@ const COOKIE_DEFAULTS = {
 /* Our options, and express-session's that mean the same here. */
 const OPTIONS = new Set(['pool', 'schema', 'name', 'userKey', 'regenerateKeepsData', 'rolling', 'timeout',
   'idleTimeout', 'absoluteTimeout', 'cookie', 'saveUninitialized', 'unset', 'proxy', 'secret', 'resave',
-  'maxSessionsPerUser', 'onSessionLimit']);
+  'maxSessionsPerUser', 'onSessionLimit', 'csrf']);
 const COOKIE_OPTIONS = new Set(['httpOnly', 'secure', 'sameSite', 'path', 'domain', 'maxAge', 'priority',
   'partitioned']);
 
@@ -49,6 +49,12 @@ const COOKIE_OPTIONS = new Set(['httpOnly', 'secure', 'sameSite', 'path', 'domai
 const REFUSED = {
   store: 'this middleware is the store: sessions are kept by the session extension in the pool\'s database',
   genid: 'session ids are made and signed inside the database (session_create); there is no id to generate',
+};
+/* csurf's options, as csrf: { ... } takes them */
+const CSRF_OPTIONS = new Set(['ignoreMethods', 'value']);
+const REFUSED_CSRF = {
+  cookie: 'the CSRF token is derived from the session inside the database; there is no secret to keep in a cookie',
+  sessionKey: 'the CSRF token is derived from the session inside the database; nothing is kept in the session',
 };
 const REFUSED_COOKIE = {
   expires: 'a fixed cookie.expires would end every session at the same moment; use cookie.maxAge (or idleTimeout)',
@@ -139,14 +145,16 @@ function versionProblem(rows) {
 }
 
 /* The SQL of the calls sent one at a time, schema-qualified when asked. */
-function statements(schema, limited) {
+function statements(schema, limited, csrf) {
   const s = schema ? ident(schema) : '';
+  /* with csrf, a new token comes with its CSRF token (1.6) */
+  const token = csrf ? `t AS token, ${s}session_csrf_token(t) AS csrf` : 't AS token';
   return {
-    regenerate: `SELECT t AS token FROM ${s}session_regenerate($1, $2) AS t`,
+    regenerate: `SELECT ${token} FROM ${s}session_regenerate($1, $2) AS t`,
     // a login (another user): with the app's own limit, 1.6's form
     login: limited
-      ? `SELECT t AS token FROM ${s}session_regenerate($1, $2, $3::int, $4) AS t`
-      : `SELECT t AS token FROM ${s}session_regenerate($1, $2) AS t`,
+      ? `SELECT ${token} FROM ${s}session_regenerate($1, $2, $3::int, $4) AS t`
+      : `SELECT ${token} FROM ${s}session_regenerate($1, $2) AS t`,
     bind: `SELECT user_id FROM ${s}session_bind($1)`,
     setIdle: `SELECT ${s}session_set_idle_timeout($1, $2::interval) AS expires_at`,
     destroy: `SELECT ${s}session_destroy($1) AS ended`,
@@ -163,16 +171,24 @@ function statements(schema, limited) {
  * items are one JSON array, and each result row carries its item's
  * position (i, from 1).  A touch of a bad or expired token has no row.
  * Touches and merges are sent in token order, so that two statements that
- * both update the same rows lock them in the same order.
+ * both update the same rows lock them in the same order.  With csrf, a
+ * touch's item is [token, the CSRF token the request sent, or null]: its
+ * row carries the session's CSRF token (csrf) and whether the one sent is
+ * it (csrf_ok, null when none was sent), and a create's row its new CSRF
+ * token, so that checking costs no round trip of its own.
  */
-function batchStatements(schema, limited) {
+function batchStatements(schema, limited, csrf) {
   const s = schema ? ident(schema) : '';
   /* with the app's own per-user limit, 1.6's session_create */
   const limit = limited ? ', (b.v->>4)::int, b.v->>5' : '';
+  const touchCsrf = csrf
+    ? `, ${s}session_csrf_token(b.v->>0) AS csrf,
+                    CASE WHEN b.v->>1 IS NOT NULL THEN ${s}session_csrf_check(b.v->>0, b.v->>1) END AS csrf_ok`
+    : '';
   return {
     touch: {
       ordered: true,
-      text: `SELECT b.i::int AS i, r.user_id, r.data, r.created_at, r.expires_at, r.absolute_expires_at
+      text: `SELECT b.i::int AS i, r.user_id, r.data, r.created_at, r.expires_at, r.absolute_expires_at${touchCsrf}
                FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(v, i),
                     LATERAL ${s}session_touch(b.v->>0) AS r`,
     },
@@ -184,7 +200,8 @@ function batchStatements(schema, limited) {
     },
     create: {
       ordered: false,
-      text: `SELECT b.i::int AS i, c.token, r.expires_at, r.absolute_expires_at, r.created_at
+      text: `SELECT b.i::int AS i, c.token, r.expires_at, r.absolute_expires_at, r.created_at${csrf ? `,
+                    ${s}session_csrf_token(c.token) AS csrf` : ''}
                FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(v, i),
                     LATERAL ${s}session_create(b.v->>0, b.v->1, (b.v->>2)::interval,
                                                (b.v->>3)::interval${limit}) AS c(token),
@@ -302,6 +319,59 @@ function limitError(err) {
       { cause: err.cause || err, code: 'ESESSIONLIMIT' });
   }
   throw err;
+}
+
+/*
+ * A request refused for its CSRF token: csurf's error (403, code
+ * EBADCSRFTOKEN), so that an app's error handler written for csurf keeps
+ * working.
+ */
+function csrfError() {
+  const err = new SessionStoreError('invalid csrf token', { code: 'EBADCSRFTOKEN' });
+  err.status = 403;
+  err.statusCode = 403;
+  err.expose = true;
+  return err;
+}
+
+/* A form's body, where a _csrf field would be. */
+const FORM = /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
+
+/* The longest CSRF token sent to the database: ours are 43 characters. */
+const CSRF_MAX = 256;
+
+/*
+ * The CSRF token a request sends, as csurf reads it (less the query
+ * string, where a token ends up in logs and Referer headers): the _csrf
+ * field of the parsed body, or the csrf-token, xsrf-token, x-csrf-token or
+ * x-xsrf-token header.
+ */
+function csrfSent(req) {
+  const body = req.body;
+  if (body && typeof body === 'object' && typeof body._csrf === 'string' && body._csrf) return body._csrf;
+  const h = req.headers;
+  return h['csrf-token'] || h['xsrf-token'] || h['x-csrf-token'] || h['x-xsrf-token'] || null;
+}
+
+/* csrf: true, or csurf's { ignoreMethods, value }: what the middleware checks, or null. */
+function csrfOptions(csrf) {
+  if (csrf === undefined || csrf === null || csrf === false) return null;
+  const given = csrf === true ? {} : csrf;
+  if (typeof given !== 'object' || Array.isArray(given)) {
+    throw new TypeError(`session-express: csrf must be true, false or an object of options, not ${JSON.stringify(csrf)}`);
+  }
+  for (const k of Object.keys(given)) {
+    if (REFUSED_CSRF[k]) throw new TypeError(`session-express: csrf.${k} is not supported: ${REFUSED_CSRF[k]}`);
+    if (!CSRF_OPTIONS.has(k)) throw new TypeError(`session-express: unknown csrf option ${k}`);
+  }
+  const ignore = given.ignoreMethods === undefined ? ['GET', 'HEAD', 'OPTIONS'] : given.ignoreMethods;
+  if (!Array.isArray(ignore) || !ignore.every((m) => typeof m === 'string')) {
+    throw new TypeError('session-express: csrf.ignoreMethods must be an array of method names');
+  }
+  if (given.value !== undefined && typeof given.value !== 'function') {
+    throw new TypeError('session-express: csrf.value must be a function of the request giving its CSRF token');
+  }
+  return { ignore: new Set(ignore.map((m) => m.toUpperCase())), value: given.value || csrfSent };
 }
 
 function storeError(err) {
@@ -436,6 +506,7 @@ class State {
     this.sendCookie = false;  /* Set-Cookie with the token */
     this.clearCookie = false; /* the client has a cookie that is no longer good */
     this.destroyed = false;
+    this.csrf = null;         /* with csrf: the token's CSRF token, as the database gave it */
   }
 }
 
@@ -573,6 +644,7 @@ function checkOptions(options) {
   if (on !== undefined && on !== null && on !== 'evict' && on !== 'refuse') {
     throw new TypeError(`session-express: onSessionLimit must be 'evict' or 'refuse', not ${JSON.stringify(on)}`);
   }
+  csrfOptions(options.csrf);
   if (options.secret !== undefined) {
     warnOnce('secret', 'session-express: the secret option is not used: tokens are signed inside the database, ' +
       'with keys that never leave it');
@@ -630,8 +702,9 @@ class Context {
     /* the per-user limit the app asked for (extension 1.6), or the database's settings */
     this.limited = (opts.maxSessionsPerUser ?? null) !== null || (opts.onSessionLimit ?? null) !== null;
     this.limit = [opts.maxSessionsPerUser ?? null, opts.onSessionLimit ?? null];
-    this.sql = statements(opts.schema, this.limited);
-    const batches = batchStatements(opts.schema, this.limited);
+    this.csrf = csrfOptions(opts.csrf);
+    this.sql = statements(opts.schema, this.limited, Boolean(this.csrf));
+    const batches = batchStatements(opts.schema, this.limited, Boolean(this.csrf));
     this.touch = new Batcher(this, batches.touch);
     this.merge = new Batcher(this, batches.merge);
     this.create = new Batcher(this, batches.create);
@@ -681,13 +754,23 @@ class Context {
       this.versionChecked = this.run(VERSION_SQL).then((rows) => {
         const has = (name) => rows.some((r) => r.extname === name);
         this.router = has('session_proxy') && !has('session');
-        return versionProblem(rows);
+        return versionProblem(rows) || this.csrfProblem(rows);
       }).then((problem) => {
         if (problem) throw new SessionStoreError(`session-express ${CLIENT_VERSION}: ${problem}`, { code: 'ESESSIONVERSION' });
       });
       this.versionChecked.catch(() => { this.versionChecked = null; });
     }
     return this.versionChecked;
+  }
+
+  /* What stops csrf: true on this database (rows of VERSION_SQL), or null. */
+  csrfProblem(rows) {
+    if (!this.csrf) return null;
+    if (this.router) return 'csrf: true needs the session extension itself: a session_proxy router has no CSRF functions';
+    const v = String(rows.find((r) => r.extname === 'session').extversion).split('.').map(Number);
+    if (v[0] > 1 || (v[0] === 1 && v[1] >= 6)) return null;
+    return `csrf: true needs the session extension 1.6 or newer (this database has ${v.join('.')}); ` +
+      'run ALTER EXTENSION session UPDATE';
   }
 
   async query(text, params) {
@@ -770,22 +853,28 @@ class Context {
     return sess;
   }
 
-  async load(req, token) {
-    const row = await this.touch.call([token]);
+  /*
+   * The session of the request's token, rolled; with csrf, sent: the CSRF
+   * token the request sent, checked in the same statement.  Resolves to
+   * whether that check passed (false without a live session).
+   */
+  async load(req, token, sent) {
+    const row = await this.touch.call(this.csrf ? [token, sent] : [token]);
     if (row === undefined) {
       const sess = this.fresh(req);
       sess[STATE].clearCookie = true;
-      return sess;
+      return false;
     }
     const state = new State(this, req);
     state.token = token;
+    if (this.csrf) state.csrf = row.csrf;
     const sess = new Session(state, row.data);
     snapshot(state, row.data);
     this.setExpiry(sess, row);
     state.sendCookie = this.rolling;
     req.session = sess;
     req.sessionID = token;
-    return sess;
+    return row.csrf_ok === true;
   }
 
   /*
@@ -815,6 +904,7 @@ class Context {
       const row = await this.create.call([user, data, idle, this.absolute, ...(this.limited ? this.limit : [])])
         .catch(limitError);
       state.token = row.token;
+      state.csrf = row.csrf || null;
       req.sessionID = state.token;
       cookie._maxAgeApplied = cookie._maxAgeWanted;
       this.setExpiry(sess, row);
@@ -838,6 +928,7 @@ class Context {
         .catch(limitError);
       if (!rows[0].token) return this.lost(sess);
       state.token = rows[0].token;
+      state.csrf = rows[0].csrf || null;
       req.sessionID = state.token;
       state.origUser = user;
       state.sendCookie = true;
@@ -876,6 +967,7 @@ class Context {
       const rows = await this.query(this.sql.regenerate, [state.token, null]);
       if (rows[0].token) {
         state.token = rows[0].token;
+        state.csrf = rows[0].csrf || null;
         req.sessionID = state.token;
         state.sendCookie = true;
         return;
@@ -1091,6 +1183,27 @@ function holdResponse(ctx, req, res, next) {
   };
 }
 
+/*
+ * req.csrfToken() with csrf: the session's CSRF token, for a form's _csrf
+ * field or an x-csrf-token header.  It is bound to the stored session, so
+ * a request that has none yet (or whose login is not yet saved: a login
+ * gives a new token) must save it first.
+ */
+function csrfTokenOf(ctx, req) {
+  const sess = req.session;
+  const state = sess && sess[STATE];
+  if (!state || !state.token || state.destroyed || !state.csrf) {
+    throw new SessionStoreError('session-express: csrfToken() needs a stored session: a CSRF token is bound to one; ' +
+      'store something in req.session and await req.session.save() first', { code: 'ESESSIONCSRF' });
+  }
+  const user = userIdOf(ctx, sess, false);
+  if (user !== null && user !== state.origUser) {
+    throw new SessionStoreError('session-express: csrfToken() after a change of user: the login gives the session ' +
+      'a new token, and a new CSRF token; await req.session.save() first', { code: 'ESESSIONCSRF' });
+  }
+  return state.csrf;
+}
+
 function session(options = {}) {
   const ctx = new Context(options);
 
@@ -1099,9 +1212,24 @@ function session(options = {}) {
     /* cookie-parser's req.cookies when the header has none */
     const token = parseCookies(req.headers.cookie)[ctx.name] || (req.cookies && req.cookies[ctx.name]) || undefined;
     holdResponse(ctx, req, res, next);
-    if (token) await ctx.load(req, token);
-    else ctx.fresh(req);
+    if (!ctx.csrf) {
+      if (token) await ctx.load(req, token);
+      else ctx.fresh(req);
+      req[LOADED] = req.session;
+      return next();
+    }
+    req.csrfToken = () => csrfTokenOf(ctx, req);
+    const checked = !ctx.csrf.ignore.has(req.method);
+    const given = checked ? ctx.csrf.value(req) : null;
+    const sent = typeof given === 'string' && given.length > 0 && given.length <= CSRF_MAX ? given : null;
+    if (checked && sent === null && req.body === undefined && FORM.test(req.headers['content-type'] || '')) {
+      warnOnce('csrf-body', 'session-express: csrf: a form came before its body was parsed, so its _csrf field ' +
+        'cannot be read; put the body parser (express.urlencoded()) before the session middleware');
+    }
+    const ok = token ? await ctx.load(req, token, sent) : (ctx.fresh(req), false);
     req[LOADED] = req.session;
+    /* a method that changes something needs the session's CSRF token: without a session there is none */
+    if (checked && !ok) return next(csrfError());
     next();
   }
 

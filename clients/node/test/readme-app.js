@@ -26,8 +26,8 @@ function freePort() {
 }
 
 /* Write the block to file, run it against server, and resolve to { child, base } once it listens. */
-async function startReadmeApp(file, server) {
-  fs.writeFileSync(file, block('readme-express'));
+async function startReadmeApp(file, server, tag = 'readme-express') {
+  fs.writeFileSync(file, block(tag));
   const port = await freePort();
   const { host, port: pgport } = server.target();
   const child = spawn(process.execPath, [file], {

@@ -22,7 +22,8 @@ const REQUEST_FUNCTIONS_1_4 = `
   session_destroy(text), session_destroy_user(text, text),
   session_list(text)`;
 const REQUEST_FUNCTIONS = `${REQUEST_FUNCTIONS_1_4}, session_destroy_handle(text, text),
-  session_create(text, jsonb, interval, interval, integer, text), session_regenerate(text, text, integer, text)`;
+  session_create(text, jsonb, interval, interval, integer, text), session_regenerate(text, text, integer, text),
+  session_csrf_token(text), session_csrf_check(text, text)`;
 
 function bindir() {
   if (process.env.PG_BINDIR) return process.env.PG_BINDIR;

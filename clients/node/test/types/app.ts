@@ -42,3 +42,12 @@ app.get('/me', (req, res) => {
   const wrong: string = req.session.userId;
   req.session.destroy((err) => res.json({ role, wrong, err: String(err) }));
 });
+
+const guarded = session({ pool: new Pool(), csrf: { ignoreMethods: ['GET'], value: (req) => req.get('x-my-token') } });
+app.get('/form', guarded, async (req, res) => {
+  await req.session.save();
+  const csrf: string = req.csrfToken();
+  res.send(`<input type="hidden" name="_csrf" value="${csrf}">`);
+});
+// @ts-expect-error: csrf is true, false or csurf's options
+session({ pool: new Pool(), csrf: 'yes' });

@@ -3,7 +3,8 @@
 //   node app.js SIDE SOCKET_DIR PG_PORT PORT
 // SIDE is connect-pg-simple (A: express-session + connect-pg-simple),
 // connect-redis (B: express-session + connect-redis, Redis on a Unix socket
-// in SOCKET_DIR) or session-express (C: this project's middleware).  The
+// in SOCKET_DIR), session-express (C: this project's middleware) or
+// session-express-csrf (D: C with csrf: true, the cost of its check).  The
 // routes are the same on every side; only the app.use(session(...)) line
 // differs.  GET /__count gives the statements sent to PostgreSQL so far
 // (run.js counts Redis's commands on the server).
@@ -16,16 +17,20 @@ let calls = 0;
 
 function countingPool(opts) {
   const pool = new Pool({ host: dir, port: Number(pgPort), database: 'postgres', max: Number(process.env.E2E_POOL || 10), ...opts });
-  const query = pool.query.bind(pool);
-  pool.query = (...args) => { calls++; return query(...args); };
+  // each statement on each of its clients: pool.query() and a client of
+  // pool.connect() (session-express's, which can cancel a statement) alike
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client);
+    client.query = (...args) => { calls++; return query(...args); };
+  });
   return pool;
 }
 
 async function sessionLayer() {
   const cookie = { secure: false, httpOnly: true, sameSite: 'lax', maxAge: WEEK };
-  if (side === 'session-express') {
+  if (side === 'session-express' || side === 'session-express-csrf') {
     const session = require('session-express');
-    return session({ pool: countingPool({ user: 'app' }), name: 'sid', idleTimeout: WEEK });
+    return session({ pool: countingPool({ user: 'app' }), name: 'sid', idleTimeout: WEEK, csrf: side === 'session-express-csrf' });
   }
   const session = require('express-session');
   const common = { name: 'sid', secret: 'a bench secret of some length', resave: false, saveUninitialized: false, rolling: true, cookie };
@@ -56,6 +61,11 @@ async function main() {
   const requireAuth = (req, res, next) =>
     (req.session && req.session.userId ? next() : res.status(401).json({ error: 'Unauthorized' }));
 
+  // the login page, where csrf: true's sessions start (a session for its token)
+  app.get('/login', (req, res, next) => {
+    req.session.visited = true;
+    req.session.save((err) => (err ? next(err) : res.json({ csrf: req.csrfToken ? req.csrfToken() : null })));
+  });
   // workload 3: a login (regenerate, then save)
   app.post('/api/login', (req, res, next) => {
     const id = Number(String(req.body.username).replace(/\D/g, ''));
@@ -66,8 +76,10 @@ async function main() {
       req.session.save((e) => (e ? next(e) : res.json({ user: { id } })));
     });
   });
-  // workload 1: an authenticated read, rolling expiry
-  app.get('/api/me', requireAuth, (req, res) => res.json({ userId: req.session.userId, role: req.session.role }));
+  // workload 1: an authenticated read, rolling expiry (with csrf: true,
+  // giving the page its token, as a page with a form does)
+  app.get('/api/me', requireAuth, (req, res) => res.json({ userId: req.session.userId, role: req.session.role,
+    csrf: req.csrfToken ? req.csrfToken() : undefined }));
   // workload 2: a GET that changes one key
   app.get('/api/visit', requireAuth, (req, res) => {
     req.session.visits = (req.session.visits || 0) + 1;

@@ -6,7 +6,7 @@
 //
 //   node run.js --out DIR [--runs 3] [--seconds 10] [--users 5000]
 //               [--connections 32] [--smoke]
-//               [--sides ABC] [--workloads 1234] [--cpu-prof DIR]
+//               [--sides ABCD] [--workloads 1234] [--cpu-prof DIR]
 // (--sides and --workloads run some only, for profiling: no report is
 // written then; --cpu-prof writes each app's V8 CPU profile into DIR)
 //
@@ -19,7 +19,7 @@ const path = require('node:path');
 const autocannon = require('autocannon');
 const { TestServer } = require('../../clients/node/test/server');
 
-const args = { runs: 3, seconds: 10, users: 5000, connections: 32, smoke: false, out: null, sides: 'ABC', workloads: '1234', 'cpu-prof': null };
+const args = { runs: 3, seconds: 10, users: 5000, connections: 32, smoke: false, out: null, sides: 'ABCD', workloads: '1234', 'cpu-prof': null };
 const STRINGS = ['out', 'sides', 'workloads', 'cpu-prof'];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i].replace(/^--/, '');
@@ -35,7 +35,12 @@ const SIDES = [
   { key: 'A', name: 'connect-pg-simple', label: 'A: express-session + connect-pg-simple' },
   { key: 'B', name: 'connect-redis', label: 'B: express-session + connect-redis (Redis)' },
   { key: 'C', name: 'session-express', label: 'C: session-express (this project)' },
+  // the price of csrf: true, on the authenticated GET only
+  { key: 'D', name: 'session-express-csrf', label: 'D: session-express with csrf: true', only: [1] },
 ];
+/* the sides compared with each other on every workload (the chart's) */
+const MAIN = SIDES.filter((s) => !s.only);
+const runsOn = (side, w) => !side.only || side.only.includes(w.n);
 const WORKLOADS = [
   { n: 1, short: 'authenticated GET', title: 'authenticated GET, rolling expiry', method: 'GET', path: '/api/me', cookie: true },
   { n: 2, short: 'GET changing a key', title: 'GET that changes one key', method: 'GET', path: '/api/visit', cookie: true },
@@ -75,22 +80,26 @@ async function startApp(side, server) {
   return { child, base: `http://127.0.0.1:${port}` };
 }
 
-async function http(base, method, p, { cookie, body } = {}) {
+async function http(base, method, p, { cookie, body, csrf } = {}) {
   const res = await fetch(base + p, {
     method,
-    headers: { ...(cookie ? { cookie } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: { ...(cookie ? { cookie } : {}), ...(body ? { 'content-type': 'application/json' } : {}),
+      ...(csrf ? { 'x-csrf-token': csrf } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   const set = res.headers.getSetCookie().find((c) => c.startsWith('sid='));
   return { status: res.status, json: await res.json(), cookie: set && set.split(';')[0] };
 }
 
-async function loginAll(app, n) {
+/* Log n users in; with csrf (side D), each through the login page and its token. */
+async function loginAll(app, n, csrf) {
   const cookies = new Array(n);
   const batch = 50;
   for (let i = 0; i < n; i += batch) {
     await Promise.all(Array.from({ length: Math.min(batch, n - i) }, async (_, j) => {
-      const r = await http(app.base, 'POST', '/api/login', { body: { username: `user${i + j + 1}` } });
+      const page = csrf ? await http(app.base, 'GET', '/login') : {};
+      const r = await http(app.base, 'POST', '/api/login',
+        { body: { username: `user${i + j + 1}` }, cookie: page.cookie, csrf: page.json && page.json.csrf });
       if (!r.cookie) throw new Error(`login gave no cookie (${r.status})`);
       cookies[i + j] = r.cookie;
     }));
@@ -167,13 +176,14 @@ async function main() {
     for (const side of sides) {
       apps[side.key] = await startApp(side, server);
       log(`${side.label}: logging in ${args.users} users`);
-      cookies[side.key] = await loginAll(apps[side.key], args.users);
+      cookies[side.key] = await loginAll(apps[side.key], args.users, side.key === 'D');
       results[side.key] = {};
     }
     for (const w of workloads) {
       for (let run = 1; run <= args.runs; run++) {
         // alternate the sides' order from run to run
-        const order = run % 2 ? sides : [...sides].reverse();
+        const on = sides.filter((x) => runsOn(x, w));
+        const order = run % 2 ? on : [...on].reverse();
         for (const side of order) {
           const app = apps[side.key];
           const c0 = await count(app, redis);
@@ -195,7 +205,7 @@ async function main() {
       return;
     }
     const lost = {};
-    for (const side of SIDES) {
+    for (const side of MAIN) {
       lost[side.key] = await lostUpdates(apps[side.key], cookies[side.key]);
       log(`w5 ${side.key}: ${lost[side.key].lost} of ${lost[side.key].pairs * 2} updates lost`);
     }
@@ -222,23 +232,24 @@ function report(results, lost, server) {
   lines.push(`- server: ${version}; Redis: ${execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim()}; Node ${process.version}`);
   lines.push(`- command: \`${['bash bench/e2e/run', ...given].join(' ')}\` (runs ${args.runs}, ${args.seconds} s each, ${args.connections} keep-alive connections from autocannon, ${args.users} logged-in users' cookies in turn)`);
   lines.push('- each side is one Node process with the same Express app (bench/e2e/app.js); express-session with resave: false, saveUninitialized: false, rolling: true; all on one PostgreSQL (Unix socket, synchronous_commit on) and one Redis (Unix socket, RDB snapshots, no AOF); the sides alternated run by run, medians');
+  lines.push('- D is C with csrf: true (its login through the login page and its token), on workload 1 only: /api/me gives the page its CSRF token there, checked nowhere on a GET but made in the touch\'s statement');
   lines.push('- calls/req: statements sent to PostgreSQL or commands to Redis per request, counted in the app; WAL B/req: the server\'s WAL over the run per request (Redis writes none)', '');
   if (args.smoke) lines.push('**A smoke run: these figures prove the harness works and mean nothing.**', '');
   lines.push('| # | workload | side | req/s | p50 ms | p99 ms | calls/req | WAL B/req | req/s vs A | req/s vs B |');
   lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
   const chart = [];
   for (const w of WORKLOADS) {
-    for (const side of SIDES) {
+    for (const side of SIDES.filter((x) => runsOn(x, w))) {
       const rps = med(side.key, w.n, 'rps');
       const vsA = rps / med('A', w.n, 'rps');
       const vsB = rps / med('B', w.n, 'rps');
       lines.push(`| ${w.n} | ${w.title} | ${side.key} | ${rps.toFixed(0)} | ${med(side.key, w.n, 'p50').toFixed(1)} | ${med(side.key, w.n, 'p99').toFixed(1)} | ${med(side.key, w.n, 'calls').toFixed(2)} | ${side.key === 'B' ? '—' : med(side.key, w.n, 'wal').toFixed(0)} | ${vsA.toFixed(2)}x | ${vsB.toFixed(2)}x |`);
     }
-    chart.push(`"${w.n}: ${w.short}" ${SIDES.map((s) => med(s.key, w.n, 'rps').toFixed(0)).join(' ')}`);
+    chart.push(`"${w.n}: ${w.short}" ${MAIN.map((s) => med(s.key, w.n, 'rps').toFixed(0)).join(' ')}`);
   }
   lines.push('', `Workload 5, two parallel requests per user each adding its own cart item (${lost.A.pairs} users):`, '');
   lines.push('| side | updates lost |', '|---|---:|');
-  for (const side of SIDES) lines.push(`| ${side.label} | ${lost[side.key].lost} of ${lost[side.key].pairs * 2} |`);
+  for (const side of MAIN) lines.push(`| ${side.label} | ${lost[side.key].lost} of ${lost[side.key].pairs * 2} |`);
   const r = (k, n, f) => med(k, n, f);
   const target = (name, value, goal, ok) => `| ${name} | ${value} | ${goal} | ${args.smoke ? '(smoke run: not a measurement)' : ok ? 'met' : 'missed'} |`;
   lines.push('', '| target | measured | goal | |', '|---|---|---|---|');
@@ -247,16 +258,17 @@ function report(results, lost, server) {
   lines.push(target('workload 1 p99 vs A', `${r('C', 1, 'p99').toFixed(1)} ms vs ${r('A', 1, 'p99').toFixed(1)} ms`, '≤ A', r('C', 1, 'p99') <= r('A', 1, 'p99')));
   lines.push(target('workload 2 req/s vs A', `${(r('C', 2, 'rps') / r('A', 2, 'rps')).toFixed(2)}x`, '≥ 1.3x', r('C', 2, 'rps') >= 1.3 * r('A', 2, 'rps')));
   lines.push(target('workload 3 req/s vs A', `${(r('C', 3, 'rps') / r('A', 3, 'rps')).toFixed(2)}x`, '≥ 1.0x', r('C', 3, 'rps') >= r('A', 3, 'rps')));
+  lines.push(target('workload 1 req/s, csrf: true (D) vs without (C)', `${(r('D', 1, 'rps') / r('C', 1, 'rps')).toFixed(2)}x`, '≥ 0.95x', r('D', 1, 'rps') >= 0.95 * r('C', 1, 'rps')));
   lines.push(target('workload 5 updates lost', `${lost.C.lost} (A ${lost.A.lost}, B ${lost.B.lost})`, '0', lost.C.lost === 0));
   lines.push('', 'Each run:', '');
   for (const w of WORKLOADS) {
-    for (const side of SIDES) {
+    for (const side of SIDES.filter((x) => runsOn(x, w))) {
       lines.push(`- w${w.n} ${side.key}: ${results[side.key][w.n].map((x) => `${x.rps.toFixed(0)} req/s (p99 ${x.p99} ms)${x.bad ? ` ${x.bad} failed` : ''}`).join(', ')}`);
     }
   }
   fs.writeFileSync(path.join(args.out, 'report.md'), `${lines.join('\n')}\n`);
   fs.writeFileSync(path.join(args.out, 'chart.dat'), `${chart.join('\n')}\n`);
-  const failed = SIDES.some((s) => WORKLOADS.some((w) => results[s.key][w.n].some((x) => x.bad > 0)));
+  const failed = SIDES.some((s) => WORKLOADS.some((w) => runsOn(s, w) && results[s.key][w.n].some((x) => x.bad > 0)));
   if (failed) {
     console.error('some requests failed: see the report');
     process.exitCode = 1;

@@ -1,0 +1,3 @@
+module pgsession
+
+go 1.19

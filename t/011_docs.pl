@@ -5,7 +5,7 @@
 #   installed);
 # - the README's settings table gives each setting's real default, and its
 #   API table names functions that exist;
-# - every ```js and ```python block is a fragment (marked so) or names the
+# - every ```js, ```python and ```go block is a fragment (marked so) or names the
 #   test that runs it, and that test reads it from the file;
 # - every relative link between the Markdown files, and its #anchor,
 #   points at something that exists.
@@ -127,10 +127,11 @@ my %runner = (
 	'readme-express' => 'clients/node/test/docs.test.js',
 	'migrate-bridge' => 'clients/node/test/migrate.test.js',
 	'readme-csrf'    => 'clients/node/test/csrf.test.js',
-	'readme-flask'   => 'clients/python/tests/test_docs.py');
+	'readme-flask'   => 'clients/python/tests/test_docs.py',
+	'readme-go'      => 'clients/go/test/docs_test.go');
 for my $file (@docs)
 {
-	for my $b (grep { $_->{lang} =~ /^(js|javascript|python|ts)$/ } blocks(slurp("$root/$file")))
+	for my $b (grep { $_->{lang} =~ /^(js|javascript|python|ts|go)$/ } blocks(slurp("$root/$file")))
 	{
 		next if $b->{tag} eq 'fragment' && pass("$file: a $b->{lang} fragment");
 		my $test = $runner{ $b->{tag} };

@@ -68,6 +68,10 @@ type Manager struct {
 	db     *sql.DB
 	schema string
 	sql    statements
+
+	// the version check, made once (again after a failure)
+	checkMu sync.Mutex
+	checked bool
 }
 
 // New gives a Manager keeping sessions in db.  schema names the schema of
@@ -114,6 +118,26 @@ func (m *Manager) state(ctx context.Context) *state {
 	return st
 }
 
+// check makes sure, at the first call, that the database's extension is
+// one this client can speak to: otherwise a too-old one shows up later, in
+// some request, as "function ... does not exist".
+func (m *Manager) check(ctx context.Context) error {
+	m.checkMu.Lock()
+	defer m.checkMu.Unlock()
+	if m.checked {
+		return nil
+	}
+	var v string
+	if err := m.db.QueryRowContext(ctx, versionSQL).Scan(&v); err != nil {
+		return fmt.Errorf("pgsession: reading the extension's version: %w", err)
+	}
+	if err := versionProblem(v); err != nil {
+		return err
+	}
+	m.checked = true
+	return nil
+}
+
 func (m *Manager) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if m.Timeout <= 0 {
 		return ctx, func() {}
@@ -145,6 +169,9 @@ func (m *Manager) Handle(next http.Handler) http.Handler {
 func (m *Manager) load(ctx context.Context, st *state, token string) error {
 	ctx, cancel := m.timeout(ctx)
 	defer cancel()
+	if err := m.check(ctx); err != nil {
+		return err
+	}
 	l, err := m.sql.doTouch(ctx, m.db, token)
 	if err != nil {
 		return fmt.Errorf("pgsession: loading the session: %w", err)
@@ -221,6 +248,9 @@ func (m *Manager) save(ctx context.Context, st *state) error {
 	if st.token == "" {
 		if len(current) == 0 {
 			return nil
+		}
+		if err := m.check(ctx); err != nil {
+			return err
 		}
 		data, _ := json.Marshal(current)
 		token, expires, err := m.sql.doCreate(ctx, m.db, user, data, m.IdleTimeout, m.AbsoluteTimeout)

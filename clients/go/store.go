@@ -49,6 +49,27 @@ func newStatements(schema string) (statements, error) {
 	}, nil
 }
 
+// versionSQL is the session extension's version in the database ("" when it has none).
+const versionSQL = `SELECT coalesce((SELECT extversion FROM pg_catalog.pg_extension
+	WHERE extname OPERATOR(pg_catalog.=) 'session'), '')`
+
+// versionProblem says what is wrong with the extension version v, or nil:
+// this client calls session_merge(token, patch, remove), new in 1.4.
+func versionProblem(v string) error {
+	if v == "" {
+		return errors.New("pgsession: this database has no session extension (CREATE EXTENSION session)")
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return fmt.Errorf("pgsession: the session extension's version %q is not major.minor", v)
+	}
+	if major > 1 || (major == 1 && minor >= 4) {
+		return nil
+	}
+	return fmt.Errorf("pgsession: this database's session extension is %s, and this client needs 1.4 or newer; "+
+		"run ALTER EXTENSION session UPDATE", v)
+}
+
 // loaded is a live session as session_touch gives it.
 type loaded struct {
 	user    *string

@@ -342,3 +342,33 @@ func TestStatementSlowerThanTheTimeout(t *testing.T) {
 		t.Fatalf("stored: %s", d)
 	}
 }
+
+// A database whose extension is too old for this client, or has none:
+// the first call says which version it found and what to do.
+func TestExtensionVersion(t *testing.T) {
+	for _, q := range []string{"CREATE DATABASE oldext", "CREATE DATABASE noext"} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := openDB("postgres", port, "oldext")
+	defer old.Close()
+	if _, err := old.Exec("CREATE EXTENSION session VERSION '1.3'"); err != nil {
+		t.Fatal(err)
+	}
+	for db, want := range map[string]string{
+		"oldext": "session extension is 1.3, and this client needs 1.4 or newer; run ALTER EXTENSION session UPDATE",
+		"noext":  "this database has no session extension",
+	} {
+		conn := openDB("postgres", port, db)
+		m, _ := pgsession.New(conn, "")
+		srv := httptest.NewServer(routes(m))
+		m.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) { http.Error(w, err.Error(), 500) }
+		a := do(t, srv.URL, "GET", "/put?k=a&v=1", "")
+		srv.Close()
+		conn.Close()
+		if a.status != 500 || !strings.Contains(a.body, want) {
+			t.Fatalf("%s: %d %q", db, a.status, a.body)
+		}
+	}
+}

@@ -29,7 +29,8 @@ var (
 	bouncer *exec.Cmd
 	// app: the app role, through pgbouncer when it runs; admin: postgres, direct
 	app, admin *sql.DB
-	viaBouncer bool
+	// appDSN: how the app role connects (lib/pq's key=value form)
+	appDSN string
 )
 
 func bindir() string {
@@ -99,8 +100,8 @@ session.prune_interval = 0
 	appPort := port
 	if b := os.Getenv("PGBOUNCER"); b != "" {
 		appPort = startBouncer(b)
-		viaBouncer = true
 	}
+	appDSN = dsn("app", appPort, "postgres")
 	app = open("app", appPort)
 	code := m.Run()
 	app.Close()
@@ -109,8 +110,16 @@ session.prune_interval = 0
 	os.Exit(code)
 }
 
+func dsn(user string, port int, db string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", dir, port, user, db)
+}
+
 func open(user string, port int) *sql.DB {
-	db, err := sql.Open("postgres", fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable", dir, port, user))
+	return openDB(user, port, "postgres")
+}
+
+func openDB(user string, port int, name string) *sql.DB {
+	db, err := sql.Open("postgres", dsn(user, port, name))
 	if err != nil {
 		fatal("%v", err)
 	}

@@ -6,7 +6,7 @@
 //
 //   node run.js --out DIR [--runs 3] [--seconds 10] [--users 5000]
 //               [--connections 32] [--smoke]
-//               [--sides ABCD] [--workloads 1234] [--cpu-prof DIR]
+//               [--sides ABCDEF] [--workloads 1234] [--cpu-prof DIR]
 // (--sides and --workloads run some only, for profiling: no report is
 // written then; --cpu-prof writes each app's V8 CPU profile into DIR)
 //
@@ -19,7 +19,7 @@ const path = require('node:path');
 const autocannon = require('autocannon');
 const { TestServer } = require('../../clients/node/test/server');
 
-const args = { runs: 3, seconds: 10, users: 5000, connections: 32, smoke: false, out: null, sides: 'ABCD', workloads: '1234', 'cpu-prof': null };
+const args = { runs: 3, seconds: 10, users: 5000, connections: 32, smoke: false, out: null, sides: 'ABCDEF', workloads: '1234', 'cpu-prof': null };
 const STRINGS = ['out', 'sides', 'workloads', 'cpu-prof'];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i].replace(/^--/, '');
@@ -37,9 +37,13 @@ const SIDES = [
   { key: 'C', name: 'session-express', label: 'C: session-express (this project)' },
   // the price of csrf: true, on the authenticated GET only
   { key: 'D', name: 'session-express-csrf', label: 'D: session-express with csrf: true', only: [1] },
+  // Go's net/http, the same routes (go/main.go)
+  { key: 'E', name: 'scs-style', label: "E: Go net/http + scs's LoadAndSave and postgresstore (as go/scsstyle.go writes them)", go: true },
+  { key: 'F', name: 'pgsession', label: 'F: Go net/http + pgsession (clients/go)', go: true },
 ];
-/* the sides compared with each other on every workload (the chart's) */
+/* the sides run on every workload; the chart's, Express's three */
 const MAIN = SIDES.filter((s) => !s.only);
+const CHART = SIDES.filter((s) => 'ABC'.includes(s.key));
 const runsOn = (side, w) => !side.only || side.only.includes(w.n);
 const WORKLOADS = [
   { n: 1, short: 'authenticated GET', title: 'authenticated GET, rolling expiry', method: 'GET', path: '/api/me', cookie: true },
@@ -70,6 +74,17 @@ function redisCli(sock, ...cmd) {
 let nextPort = 18080;
 async function startApp(side, server) {
   const port = nextPort++;
+  if (side.go) {
+    // the Go app, built by bench/e2e/run; "ready" on its stdout once listening
+    const child = spawn(path.join(__dirname, 'go', 'go-app'), [side.name, server.dir, String(server.port), String(port)],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve, reject) => {
+      child.stdout.once('data', resolve);
+      child.once('exit', (code) => reject(new Error(`${side.name} app exited with ${code}`)));
+    });
+    child.stdout.resume();
+    return { child, base: `http://127.0.0.1:${port}` };
+  }
   const execArgv = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [];
   const child = fork(path.join(__dirname, 'app.js'), [side.name, server.dir, String(server.port), String(port)],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
@@ -235,17 +250,18 @@ function report(results, lost, server) {
   lines.push('- D is C with csrf: true (its login through the login page and its token), on workload 1 only: /api/me gives the page its CSRF token there, checked nowhere on a GET but made in the touch\'s statement');
   lines.push('- calls/req: statements sent to PostgreSQL or commands to Redis per request, counted in the app; WAL B/req: the server\'s WAL over the run per request (Redis writes none)', '');
   if (args.smoke) lines.push('**A smoke run: these figures prove the harness works and mean nothing.**', '');
-  lines.push('| # | workload | side | req/s | p50 ms | p99 ms | calls/req | WAL B/req | req/s vs A | req/s vs B |');
+  lines.push('Each side against the usual stores of its own framework: an Express side against A and B, a Go side against E.', '');
+  lines.push('| # | workload | side | req/s | p50 ms | p99 ms | calls/req | WAL B/req | req/s vs A (Go: vs E) | req/s vs B |');
   lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
   const chart = [];
   for (const w of WORKLOADS) {
     for (const side of SIDES.filter((x) => runsOn(x, w))) {
       const rps = med(side.key, w.n, 'rps');
-      const vsA = rps / med('A', w.n, 'rps');
-      const vsB = rps / med('B', w.n, 'rps');
-      lines.push(`| ${w.n} | ${w.title} | ${side.key} | ${rps.toFixed(0)} | ${med(side.key, w.n, 'p50').toFixed(1)} | ${med(side.key, w.n, 'p99').toFixed(1)} | ${med(side.key, w.n, 'calls').toFixed(2)} | ${side.key === 'B' ? '—' : med(side.key, w.n, 'wal').toFixed(0)} | ${vsA.toFixed(2)}x | ${vsB.toFixed(2)}x |`);
+      const vsA = `${(rps / med(side.go ? 'E' : 'A', w.n, 'rps')).toFixed(2)}x`;
+      const vsB = side.go ? '—' : `${(rps / med('B', w.n, 'rps')).toFixed(2)}x`;
+      lines.push(`| ${w.n} | ${w.title} | ${side.key} | ${rps.toFixed(0)} | ${med(side.key, w.n, 'p50').toFixed(1)} | ${med(side.key, w.n, 'p99').toFixed(1)} | ${med(side.key, w.n, 'calls').toFixed(2)} | ${side.key === 'B' ? '—' : med(side.key, w.n, 'wal').toFixed(0)} | ${vsA} | ${vsB} |`);
     }
-    chart.push(`"${w.n}: ${w.short}" ${MAIN.map((s) => med(s.key, w.n, 'rps').toFixed(0)).join(' ')}`);
+    chart.push(`"${w.n}: ${w.short}" ${CHART.map((s) => med(s.key, w.n, 'rps').toFixed(0)).join(' ')}`);
   }
   lines.push('', `Workload 5, two parallel requests per user each adding its own cart item (${lost.A.pairs} users):`, '');
   lines.push('| side | updates lost |', '|---|---:|');
@@ -258,8 +274,14 @@ function report(results, lost, server) {
   lines.push(target('workload 1 p99 vs A', `${r('C', 1, 'p99').toFixed(1)} ms vs ${r('A', 1, 'p99').toFixed(1)} ms`, '≤ A', r('C', 1, 'p99') <= r('A', 1, 'p99')));
   lines.push(target('workload 2 req/s vs A', `${(r('C', 2, 'rps') / r('A', 2, 'rps')).toFixed(2)}x`, '≥ 1.3x', r('C', 2, 'rps') >= 1.3 * r('A', 2, 'rps')));
   lines.push(target('workload 3 req/s vs A', `${(r('C', 3, 'rps') / r('A', 3, 'rps')).toFixed(2)}x`, '≥ 1.0x', r('C', 3, 'rps') >= r('A', 3, 'rps')));
-  lines.push(target('workload 1 req/s, csrf: true (D) vs without (C)', `${(r('D', 1, 'rps') / r('C', 1, 'rps')).toFixed(2)}x`, '≥ 0.95x', r('D', 1, 'rps') >= 0.95 * r('C', 1, 'rps')));
+  // C and D run next to each other, each first in every other run: their runs' own ratios too
+  const dc = results.D[1].map((x, i) => (x.rps / results.C[1][i].rps).toFixed(2)).join(', ');
+  lines.push(target('workload 1 req/s, csrf: true (D) vs without (C)', `${(r('D', 1, 'rps') / r('C', 1, 'rps')).toFixed(2)}x (run by run ${dc})`, '≥ 0.95x', r('D', 1, 'rps') >= 0.95 * r('C', 1, 'rps')));
+  for (const n of [1, 2, 3]) {
+    lines.push(`| workload ${n} req/s, Go: pgsession (F) vs scs-style (E) | ${(r('F', n, 'rps') / r('E', n, 'rps')).toFixed(2)}x | none set | |`);
+  }
   lines.push(target('workload 5 updates lost', `${lost.C.lost} (A ${lost.A.lost}, B ${lost.B.lost})`, '0', lost.C.lost === 0));
+  lines.push(target('workload 5 updates lost, Go', `${lost.F.lost} (E ${lost.E.lost})`, '0', lost.F.lost === 0));
   lines.push('', 'Each run:', '');
   for (const w of WORKLOADS) {
     for (const side of SIDES.filter((x) => runsOn(x, w))) {

@@ -5,7 +5,7 @@
 #   installed);
 # - the README's settings table gives each setting's real default, and its
 #   API table names functions that exist;
-# - every ```js, ```python and ```go block is a fragment (marked so) or names the
+# - every ```js, ```python, ```go and ```php block is a fragment (marked so) or names the
 #   test that runs it, and that test reads it from the file;
 # - every relative link between the Markdown files, and its #anchor,
 #   points at something that exists.
@@ -128,10 +128,11 @@ my %runner = (
 	'migrate-bridge' => 'clients/node/test/migrate.test.js',
 	'readme-csrf'    => 'clients/node/test/csrf.test.js',
 	'readme-flask'   => 'clients/python/tests/test_docs.py',
-	'readme-go'      => 'clients/go/test/docs_test.go');
+	'readme-go'      => 'clients/go/test/docs_test.go',
+	'readme-php'     => 'clients/php/tests/SessionHandlerTest.php');
 for my $file (@docs)
 {
-	for my $b (grep { $_->{lang} =~ /^(js|javascript|python|ts|go)$/ } blocks(slurp("$root/$file")))
+	for my $b (grep { $_->{lang} =~ /^(js|javascript|python|ts|go|php)$/ } blocks(slurp("$root/$file")))
 	{
 		next if $b->{tag} eq 'fragment' && pass("$file: a $b->{lang} fragment");
 		my $test = $runner{ $b->{tag} };

@@ -197,6 +197,10 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 		m.ErrorFunc(w, r, err)
 		return
 	}
+	if r.Context().Err() != nil {
+		// the client went away (or the server is shutting down): no one to answer
+		return
+	}
 	log.Print(err)
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }

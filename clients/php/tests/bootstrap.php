@@ -1,0 +1,4 @@
+<?php
+
+// Without Composer (Debian's PHPUnit): the package's classes by hand.
+require __DIR__ . '/../src/SessionHandler.php';

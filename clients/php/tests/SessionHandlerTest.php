@@ -136,7 +136,8 @@ final class SessionHandlerTest extends TestCase
             $http['content'] = http_build_query($post);
         }
         $body = file_get_contents(($base ?? self::$base) . $path, false, stream_context_create(['http' => $http]));
-        $headers = $http_response_header;
+        // PHP 8.4's function, where $http_response_header is on its way out
+        $headers = function_exists('http_get_last_response_headers') ? http_get_last_response_headers() : $http_response_header;
         preg_match('/^HTTP\/\S+ (\d+)/', $headers[0], $m);
         $set = null;
         $value = null;
